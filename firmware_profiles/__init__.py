@@ -1,0 +1,1 @@
+"""Data: one TOML file per firmware family, read by ``fabhub.drivers``."""

@@ -1,0 +1,1 @@
+"""The job domain in pure Python: states, G-code analysis, machine profiles, matching."""
