@@ -6,8 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fabhub-installed
 DEMO_INSTANCE ?= instance-demo
+# OctoPrint pins an older Flask, so it gets a virtual environment of its own: its
+# Virtual Printer is a second Marlin peer for the driver tests, its analyser and
+# server are peers for the benchmarks and the OctoPrint integration tests.
+OCTOPRINT_VENV := .venv-octoprint
+OCTOPRINT_STAMP := $(OCTOPRINT_VENV)/.installed
+OCTOPRINT_SPEC ?= octoprint==1.11.*
+# Benchmarks run fabhub beside its peers (Printrun's printcore) in their own environment.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test lint venv clean
+export FABHUB_OCTOPRINT_PYTHON := $(abspath $(OCTOPRINT_VENV))/bin/python
+
+.PHONY: demo test lint venv octoprint-venv bench-venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +27,31 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
+$(OCTOPRINT_STAMP):
+	$(PYTHON) -m venv $(OCTOPRINT_VENV)
+	$(OCTOPRINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(OCTOPRINT_SPEC)'
+	touch $@
+
+octoprint-venv: $(OCTOPRINT_STAMP)
+
+$(BENCH_STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		printrun pyserial platformdirs puremagic
+	touch $@
+
+bench-venv: $(BENCH_STAMP) $(OCTOPRINT_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/fabhub --instance $(DEMO_INSTANCE) demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) $(OCTOPRINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) $(DEMO_INSTANCE) test-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OCTOPRINT_VENV) $(BENCH_VENV) $(DEMO_INSTANCE) test-output .pytest_cache .ruff_cache

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, jsonify
 
 from fabhub.api_common import json_body, require_string
 from fabhub.auth import current_member, login_required, role_required
-from fabhub.db import get_db
 from fabhub.errors import ApiError
 from fabhub.members import Member, MemberError, list_members
+from fabhub.request_db import get_db
 from fabhub.tokens import create_token, list_tokens, revoke_token
 
 bp = Blueprint("api_account", __name__, url_prefix="/api/v1")

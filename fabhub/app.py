@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fabhub import api_account, auth, config, db, errors, health
+from fabhub import api_account, auth, config, errors, health, request_db
 from fabhub.web import register as register_web
 
 
@@ -45,7 +45,7 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.logger.setLevel(logging.INFO)
 
-    db.init_app(app)
+    request_db.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(health.bp)

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 from flask import Flask, abort, g, request, session
 from flask_wtf.csrf import CSRFProtect
 
-from fabhub.db import get_db
 from fabhub.errors import ApiError
 from fabhub.members import Member, get_member
+from fabhub.request_db import get_db
 from fabhub.tokens import authenticate_token
 
 F = TypeVar("F", bound=Callable[..., Any])

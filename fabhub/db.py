@@ -1,8 +1,7 @@
-"""SQLite access: one connection per request or thread, WAL mode, foreign keys on.
+"""SQLite access: WAL mode, foreign keys on, a busy timeout; free of Flask.
 
-Connections are never shared across threads: request handlers use :func:`get_db`,
-which keeps one connection on Flask's ``g`` and closes it at teardown; background
-work and the CLI call :func:`connect` and close what they open.
+Connections are never shared across threads: request handlers use
+``fabhub.request_db.get_db``; background work and the CLI use :func:`opened`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
-from flask import Flask, current_app, g
 
 
 def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite_utils.Database:
@@ -37,22 +35,3 @@ def opened(path: str | Path, busy_timeout_ms: int = 5000) -> Iterator[sqlite_uti
         yield db
     finally:
         db.conn.close()
-
-
-def get_db() -> sqlite_utils.Database:
-    """The current request's connection, opened on first use."""
-    if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"], current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    return g.db
-
-
-def close_db(_exc: BaseException | None = None) -> None:
-    """Close the request's connection, if one was opened."""
-    db = g.pop("db", None)
-    if db is not None:
-        db.conn.close()
-
-
-def init_app(app: Flask) -> None:
-    """Register connection teardown on ``app``."""
-    app.teardown_appcontext(close_db)

@@ -7,7 +7,7 @@ import sqlite3
 from flask import Blueprint, Response, jsonify
 
 from fabhub import __version__
-from fabhub.db import get_db
+from fabhub.request_db import get_db
 
 bp = Blueprint("health", __name__)
 

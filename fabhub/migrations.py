@@ -1,7 +1,9 @@
 """Schema migrations, applied in order by ``fabhub init``; never destructive.
 
+Each component owns its tables and its own migration set (sqlite-utils keeps
+sets apart by name); :data:`MIGRATION_SETS` lists them in the order they apply.
 Each migration is a decorated function that runs in its own transaction. Add new
-migrations at the end; never edit one that has shipped.
+migrations at the end of their set; never edit one that has shipped.
 """
 
 from __future__ import annotations
@@ -57,13 +59,37 @@ def m001_members(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX login_failures_address ON login_failures(address, at)")
 
 
+@migrations()
+def m002_machines(db: sqlite_utils.Database) -> None:
+    """Machines: the resources the trust owns (the queue issue extends this table)."""
+    db.execute(
+        """
+        CREATE TABLE machines (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            machine_class TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('fdm', 'laser', 'cnc')),
+            state TEXT NOT NULL DEFAULT 'offline',
+            profile_toml TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+
+
+# Component sets in the order they apply; a set may refer to tables of those before it.
+MIGRATION_SETS: tuple[Migrations, ...] = (migrations,)
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; return the names of those applied (empty if none)."""
-    pending = [m.name for m in migrations.pending(db)]
-    migrations.apply(db)
-    return pending
+    """Apply pending migrations of every set; return ``set/name`` of those applied."""
+    applied: list[str] = []
+    for migration_set in MIGRATION_SETS:
+        applied.extend(f"{migration_set.name}/{m.name}" for m in migration_set.pending(db))
+        migration_set.apply(db)
+    return applied
 
 
 def pending_names(db: sqlite_utils.Database) -> list[str]:
-    """Names of migrations not yet applied to ``db``."""
-    return [m.name for m in migrations.pending(db)]
+    """``set/name`` of every migration not yet applied to ``db``."""
+    return [f"{s.name}/{m.name}" for s in MIGRATION_SETS for m in s.pending(db)]

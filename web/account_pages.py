@@ -6,8 +6,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from fabhub.auth import current_member, login_required
-from fabhub.db import get_db
 from fabhub.members import MemberError
+from fabhub.request_db import get_db
 from fabhub.tokens import create_token, list_tokens, revoke_token
 from fabhub.web.forms import EmptyForm, TokenForm
 

@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from fabhub import login_throttle
 from fabhub.auth import log_in, log_out
-from fabhub.db import get_db
 from fabhub.members import authenticate
+from fabhub.request_db import get_db
 from fabhub.web.forms import LoginForm
 
 bp = Blueprint("auth_pages", __name__)

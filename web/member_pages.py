@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from fabhub.auth import role_required
-from fabhub.db import get_db
 from fabhub.members import list_members
+from fabhub.request_db import get_db
 
 bp = Blueprint("member_pages", __name__)
 

@@ -33,7 +33,7 @@ def test_init_twice_changes_nothing_the_second_time(runner: CliRunner, tmp_path:
     instance = tmp_path / "inst"
     first = run(runner, instance, "init")
     assert first.exit_code == 0, first.output
-    assert "applied migration m001_members" in first.output
+    assert "applied migration fabhub/m001_members" in first.output
     assert run(runner, instance, "user", "add", "ada", "--password-stdin",
                input="long enough password\n").exit_code == 0
     before = snapshot(instance)
