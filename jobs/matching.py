@@ -1,0 +1,284 @@
+"""The matcher: which waiting job goes to which free machine, and why others wait.
+
+Pure code over plain data, so that it can be property-tested and benchmarked
+without a database. A scheduling pass (:func:`schedule`) takes the waiting jobs
+with their priorities, the machines, certifications, reservations and quota
+room, and returns assignments plus one :class:`WaitReason` per job left waiting.
+
+Hard requirements are predicates over a (job, machine) pair, checked in order;
+the first that fails names the reason. Static fit (kind, envelope against the
+job's bounds, material and nozzle, temperature and power limits) is decided
+once per job and machine profile by the G-code validator and arrives here as
+``WaitingJob.unfit_machines``. Among the machines that pass, the rank prefers
+the material already loaded, then the member's preferred machine, then the
+lowest machine id (a stable choice).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from fabhub.jobs.states import MachineState
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A member's booking of a machine for ``[start, end)`` (epoch seconds, UTC)."""
+
+    machine_id: int
+    member_id: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class MachineSlot:
+    """A machine as the matcher sees it."""
+
+    id: int
+    machine_class: str
+    state: MachineState
+    loaded_material: str | None = None
+    busy_until: float | None = None  # expected end of the current job, epoch seconds
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    """A queued job as the matcher sees it; ``priority`` is already computed."""
+
+    id: int
+    member_id: int
+    machine_class: str
+    duration_s: float
+    submitted_at: float
+    priority: float
+    material: str | None = None
+    preferred_machine_id: int | None = None
+    unfit_machines: frozenset[int] = frozenset()
+    unfit_reason: str = ""
+
+
+@dataclass(frozen=True)
+class WaitReason:
+    """Why a job is not running yet: a stable code, a sentence for the maker, details."""
+
+    code: str
+    message: str
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PassInput:
+    """Everything one scheduling pass looks at."""
+
+    now: float
+    jobs: tuple[WaitingJob, ...]
+    machines: tuple[MachineSlot, ...]
+    certified: Mapping[int, frozenset[str]]  # member id -> machine classes valid now
+    reservations: tuple[Reservation, ...] = ()
+    # (member id, machine class) -> seconds of machine time left this week; absent = no limit
+    weekly_room_s: Mapping[tuple[int, str], float] = field(default_factory=dict)
+    known_classes: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """The assignments made and the reason for every job left waiting, in priority order."""
+
+    assignments: tuple[tuple[int, int], ...]  # (job id, machine id)
+    reasons: Mapping[int, WaitReason]
+    order: tuple[int, ...]  # job ids, highest priority first
+
+
+def queue_order(jobs: Iterable[WaitingJob]) -> list[WaitingJob]:
+    """Highest priority first; equal priority first come, first served."""
+    return sorted(jobs, key=lambda j: (-j.priority, j.submitted_at, j.id))
+
+
+def reservation_blocks(
+    job: WaitingJob, machine_id: int, now: float, reservations: Iterable[Reservation]
+) -> Reservation | None:
+    """The reservation that keeps ``job`` off the machine now, if any.
+
+    In a slot only its member's jobs run; before a slot another job may start
+    only if its estimate ends by the slot's start (backfill).
+    """
+    end = now + job.duration_s
+    for booking in reservations:
+        if booking.machine_id != machine_id or booking.member_id == job.member_id:
+            continue
+        if booking.start <= now < booking.end:
+            return booking
+        if now < booking.start < end:
+            return booking
+    return None
+
+
+PairPredicate = Callable[[WaitingJob, MachineSlot, PassInput], str | None]
+
+
+def _same_class(job: WaitingJob, machine: MachineSlot, _: PassInput) -> str | None:
+    return None if job.machine_class == machine.machine_class else "wrong_class"
+
+
+def _certified(job: WaitingJob, _: MachineSlot, data: PassInput) -> str | None:
+    allowed = data.certified.get(job.member_id, frozenset())
+    return None if job.machine_class in allowed else "not_certified"
+
+
+def _static_fit(job: WaitingJob, machine: MachineSlot, _: PassInput) -> str | None:
+    return "does_not_fit" if machine.id in job.unfit_machines else None
+
+
+def _idle(_: WaitingJob, machine: MachineSlot, __: PassInput) -> str | None:
+    return None if machine.state is MachineState.IDLE else "machine_" + machine.state.value
+
+
+def _not_reserved(job: WaitingJob, machine: MachineSlot, data: PassInput) -> str | None:
+    return "reserved" if reservation_blocks(job, machine.id, data.now, data.reservations) else None
+
+
+# The hard requirements, in the order they are checked.
+HARD_REQUIREMENTS: tuple[PairPredicate, ...] = (
+    _same_class, _certified, _static_fit, _idle, _not_reserved,
+)
+
+
+def first_failure(job: WaitingJob, machine: MachineSlot, data: PassInput) -> str | None:
+    """The code of the first hard requirement that ``machine`` fails for ``job``, or None."""
+    for predicate in HARD_REQUIREMENTS:
+        failure = predicate(job, machine, data)
+        if failure:
+            return failure
+    return None
+
+
+def rank_key(job: WaitingJob, machine: MachineSlot) -> tuple[int, int, int]:
+    """Sort key among machines that pass: loaded material, preferred machine, lowest id."""
+    material_loaded = job.material is not None and machine.loaded_material == job.material
+    return (0 if material_loaded else 1, 0 if machine.id == job.preferred_machine_id else 1,
+            machine.id)
+
+
+@dataclass(frozen=True)
+class _Fitting:
+    """The machines of a class that fit a job, summarised once per class where possible."""
+
+    machines: list[MachineSlot]
+    eta: float | None
+    states: tuple[str, ...]
+    only_busy: bool
+
+    @classmethod
+    def of(cls, machines: list[MachineSlot]) -> _Fitting:
+        etas = [m.busy_until for m in machines if m.busy_until is not None]
+        return cls(
+            machines=machines,
+            eta=min(etas) if etas else None,
+            states=tuple(sorted({m.state.value for m in machines})),
+            only_busy=all(m.state in _WORKING for m in machines),
+        )
+
+
+_WORKING = frozenset({MachineState.BUSY, MachineState.PAUSED, MachineState.IDLE})
+
+
+def _busy_reason(fitting: _Fitting, ahead: int) -> WaitReason:
+    details: dict[str, object] = {"machines": len(fitting.machines),
+                                  "states": list(fitting.states), "jobs_ahead": ahead}
+    if fitting.eta is not None:
+        details["eta"] = fitting.eta
+    if fitting.only_busy:
+        message = f"All {len(fitting.machines)} fitting machine(s) are busy"
+        if ahead:
+            message += f"; {ahead} job(s) of higher priority wait for them too"
+        return WaitReason("machines_busy", message + ".", details)
+    states = ", ".join(fitting.states).replace("_", " ")
+    return WaitReason("machines_unavailable",
+                      f"No fitting machine is available now ({states}).", details)
+
+
+def schedule(data: PassInput) -> PassResult:
+    """Assign the highest-priority job that fits to each free machine; explain the rest."""
+    order = queue_order(data.jobs)
+    by_class: dict[str, list[MachineSlot]] = defaultdict(list)
+    for machine in data.machines:
+        by_class[machine.machine_class].append(machine)
+    free: dict[str, list[MachineSlot]] = {
+        cls: [m for m in machines if m.state is MachineState.IDLE]
+        for cls, machines in by_class.items()
+    }
+    room = dict(data.weekly_room_s)
+    ahead: dict[str, int] = defaultdict(int)
+    assignments: list[tuple[int, int]] = []
+    reasons: dict[int, WaitReason] = {}
+    summaries: dict[str, _Fitting] = {}
+    for job in order:
+        reason = _job_level_reason(job, data, by_class, room)
+        if reason is None:
+            machine, reason = _pick_machine(job, data, free.get(job.machine_class, []),
+                                            by_class[job.machine_class], ahead, summaries)
+            if machine is not None:
+                assignments.append((job.id, machine.id))
+                free[job.machine_class].remove(machine)
+                key = (job.member_id, job.machine_class)
+                if key in room:
+                    room[key] -= job.duration_s
+                continue
+        assert reason is not None
+        reasons[job.id] = reason
+        ahead[job.machine_class] += 1
+    return PassResult(tuple(assignments), reasons, tuple(j.id for j in order))
+
+
+def _job_level_reason(
+    job: WaitingJob, data: PassInput, by_class: Mapping[str, list[MachineSlot]],
+    room: Mapping[tuple[int, str], float],
+) -> WaitReason | None:
+    """Reasons that hold for every machine: unknown class, certification, quota, no fit."""
+    cls = job.machine_class
+    if (data.known_classes is not None and cls not in data.known_classes) or cls not in by_class:
+        return WaitReason("no_machine_in_class",
+                          f"The lab has no machine of class {cls!r}.", {"machine_class": cls})
+    if cls not in data.certified.get(job.member_id, frozenset()):
+        return WaitReason("not_certified",
+                          f"You are not certified for {cls!r} machines yet; ask a gatekeeper.",
+                          {"machine_class": cls})
+    left = room.get((job.member_id, cls))
+    if left is not None and job.duration_s > left:
+        return WaitReason("over_quota",
+                          f"This job would take you over your weekly hours on {cls!r} machines.",
+                          {"machine_class": cls, "room_s": max(left, 0.0),
+                           "job_s": job.duration_s})
+    if all(m.id in job.unfit_machines for m in by_class[cls]):
+        return WaitReason("no_fitting_machine",
+                          job.unfit_reason or f"No {cls!r} machine can run this file.",
+                          {"machine_class": cls})
+    return None
+
+
+def _pick_machine(
+    job: WaitingJob, data: PassInput, free: list[MachineSlot], in_class: list[MachineSlot],
+    ahead: Mapping[str, int], summaries: dict[str, _Fitting],
+) -> tuple[MachineSlot | None, WaitReason | None]:
+    failures = [(m, first_failure(job, m, data)) for m in free]
+    passing = [m for m, failure in failures if failure is None]
+    if passing:
+        return min(passing, key=lambda m: rank_key(job, m)), None
+    reserved = [m for m, failure in failures if failure == "reserved"]
+    if reserved and all(f in ("reserved", "does_not_fit") for _, f in failures):
+        booking = reservation_blocks(job, reserved[0].id, data.now, data.reservations)
+        assert booking is not None
+        return None, WaitReason(
+            "reserved", "The fitting idle machine(s) are reserved by another member.",
+            {"machine_id": booking.machine_id, "until": booking.end},
+        )
+    if job.unfit_machines:
+        fitting = _Fitting.of([m for m in in_class if m.id not in job.unfit_machines])
+    else:
+        # Most jobs fit every machine of their class: share the class's summary.
+        fitting = summaries.get(job.machine_class) or _Fitting.of(in_class)
+        summaries[job.machine_class] = fitting
+    return None, _busy_reason(fitting, ahead[job.machine_class])
