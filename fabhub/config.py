@@ -48,6 +48,20 @@ SETTINGS: tuple[Setting, ...] = (
             "Length of the login rate-limit window, in seconds."),
     Setting("SESSION_LIFETIME_S", int, 12 * 3600,
             "How long a login session lasts, in seconds."),
+    Setting("FILES_DIR", str, "files",
+            "Where uploaded G-code is kept by content hash; relative to the instance folder."),
+    Setting("SCHEDULE_ON_EVENTS", bool, True,
+            "Run a scheduling pass right after each upload, cancel or machine change."),
+    Setting("SCHEDULER_INTERVAL_S", float, 5.0,
+            "Seconds between periodic scheduling passes."),
+    Setting("FAIRSHARE_HALF_LIFE_S", float, 7 * 24 * 3600.0,
+            "Half-life of past machine use in the fair-share factor, in seconds."),
+    Setting("FAIRSHARE_SHARE_HOURS", float, 10.0,
+            "Decayed machine-hours at which a member's fair-share factor halves."),
+    Setting("PRIORITY_WEIGHT_FAIR_SHARE", float, 1000.0, "Weight of the fair-share factor."),
+    Setting("PRIORITY_WEIGHT_AGE", float, 300.0, "Weight of the time-in-queue factor."),
+    Setting("PRIORITY_WEIGHT_SIZE", float, 100.0, "Weight of the short-job factor."),
+    Setting("PRIORITY_WEIGHT_BOOST", float, 2000.0, "Weight of a gatekeeper's manual boost."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -60,6 +74,8 @@ def coerce(setting: Setting, raw: Any, origin: str) -> Any:
     """Convert ``raw`` (from TOML or an environment string) to the setting's type."""
     if isinstance(raw, setting.kind) and not (setting.kind is int and isinstance(raw, bool)):
         return raw
+    if setting.kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
     if isinstance(raw, str):
         text = raw.strip()
         if setting.kind is bool:
@@ -67,14 +83,15 @@ def coerce(setting: Setting, raw: Any, origin: str) -> Any:
                 return True
             if text.lower() in {"0", "false", "no", "off", ""}:
                 return False
-        elif setting.kind is int:
+        elif setting.kind in (int, float):
             try:
-                return int(text)
+                return setting.kind(text)
             except ValueError:
                 pass
         elif setting.kind is str:
             return text
-    allowed = {bool: "true or false", int: "an integer", str: "a string"}[setting.kind]
+    allowed = {bool: "true or false", int: "an integer", float: "a number",
+               str: "a string"}[setting.kind]
     raise ConfigError(f"{origin}: {setting.name} must be {allowed}, got {raw!r}")
 
 
@@ -142,6 +159,7 @@ def load(instance: Path, environ: Mapping[str, str] | None = None) -> dict[str, 
     values = {s.name: s.default for s in SETTINGS}
     values.update(read_config_file(instance))
     values.update(read_environment(os.environ if environ is None else environ))
-    database = Path(values["DATABASE"])
-    values["DATABASE"] = str(database if database.is_absolute() else instance / database)
+    for key in ("DATABASE", "FILES_DIR"):
+        path = Path(values[key])
+        values[key] = str(path if path.is_absolute() else instance / path)
     return values

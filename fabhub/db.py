@@ -35,3 +35,36 @@ def opened(path: str | Path, busy_timeout_ms: int = 5000) -> Iterator[sqlite_uti
         yield db
     finally:
         db.conn.close()
+
+
+def execute_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run several SQL statements inside the caller's transaction.
+
+    Unlike ``sqlite3.Connection.executescript``, this never commits first, so a
+    migration stays all-or-nothing. Statements are split where SQLite itself
+    says one is complete, so triggers with inner semicolons stay whole.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a script: {pending.strip()!r}")
+
+
+@contextmanager
+def write_lock(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A transaction that takes SQLite's write lock at once (``BEGIN IMMEDIATE``).
+
+    Work that reads and then writes on what it read (a scheduling pass) runs
+    inside one, so two such passes, in threads or processes, never interleave.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")

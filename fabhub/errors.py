@@ -12,6 +12,8 @@ from flask import Flask, Response, jsonify, redirect, render_template, request, 
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from fabhub.problems import Problem
+
 JSON_PREFIXES: tuple[str, ...] = ("/api/", "/node/", "/healthz")
 
 # A stable, documented code for each HTTP status that fabhub answers with.
@@ -31,15 +33,8 @@ STATUS_CODES: dict[int, str] = {
 }
 
 
-class ApiError(Exception):
-    """An error that an endpoint answers with: status, stable code, message, details."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details if details is not None else {}
+class ApiError(Problem):
+    """A refusal raised by an endpoint itself (the library raises plain Problems)."""
 
 
 def wants_json() -> bool:
@@ -75,8 +70,8 @@ def _http_message(exc: HTTPException) -> str:
     return messages.get(exc.code or 500, exc.description or "Request refused.")
 
 
-def handle_api_error(exc: ApiError) -> Response:
-    """Render an :class:`ApiError`."""
+def handle_problem(exc: Problem) -> Response:
+    """Render a :class:`Problem` (an :class:`ApiError` included)."""
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
@@ -112,7 +107,7 @@ def handle_unexpected(exc: Exception) -> Response:
 
 def init_app(app: Flask) -> None:
     """Install fabhub's error handlers on ``app``."""
-    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

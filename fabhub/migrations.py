@@ -77,8 +77,10 @@ def m002_machines(db: sqlite_utils.Database) -> None:
     )
 
 
+from fabhub.jobqueue.migrations import migrations as queue_migrations  # noqa: E402
+
 # Component sets in the order they apply; a set may refer to tables of those before it.
-MIGRATION_SETS: tuple[Migrations, ...] = (migrations,)
+MIGRATION_SETS: tuple[Migrations, ...] = (migrations, queue_migrations)
 
 
 def apply(db: sqlite_utils.Database) -> list[str]:

@@ -1,0 +1,183 @@
+"""The scheduling pass: load the queue, run the matcher, store assignments and reasons.
+
+A pass holds SQLite's write lock from its first read to its last write, so
+passes started by several threads or processes run one after another and never
+assign a job twice; the partial unique index ``jobs_one_per_machine`` backs
+this up at the storage level. Passes run after each relevant event (upload,
+cancel, job end, machine change) and every few seconds from the periodic
+worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlite_utils
+
+from fabhub.clock import iso_from_epoch
+from fabhub.db import write_lock
+from fabhub.jobqueue.access import certified_classes
+from fabhub.jobqueue.classes import class_weights
+from fabhub.jobs.matching import (
+    MachineSlot,
+    PassInput,
+    Reservation,
+    WaitingJob,
+    WaitReason,
+    schedule,
+)
+from fabhub.jobs.priority import PriorityBreakdown, PriorityWeights, compute_priority
+from fabhub.jobs.states import MachineState
+
+
+class UsageSource(Protocol):
+    """Where a pass reads members' past machine use (the commons ledger)."""
+
+    def decayed_hours(self, db: sqlite_utils.Database, now: datetime, half_life_s: float,
+                      weights: Mapping[str, float]) -> dict[int, float]:
+        """Member id -> machine-hours decayed by age and weighted by machine class."""
+
+    def hours_since(self, db: sqlite_utils.Database, since: datetime
+                    ) -> dict[tuple[int, str], float]:
+        """(member id, machine class) -> raw machine-hours used since ``since``."""
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Tuning that gatekeepers may change through configuration."""
+
+    weights: PriorityWeights = field(default_factory=PriorityWeights)
+    half_life_s: float = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class PassSummary:
+    """What one pass did."""
+
+    waiting: int
+    assigned: tuple[tuple[int, int], ...]
+    reasons_written: int
+
+
+def week_start(now: datetime) -> datetime:
+    """Monday 00:00 UTC of ``now``'s week: weekly quotas count from there."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=midnight.weekday())
+
+
+def priority_of(row: Mapping, usage: Mapping[int, float], now_epoch: float,
+                settings: SchedulerSettings) -> PriorityBreakdown:
+    """A queued job's priority from its row (member_id, submitted_epoch, estimated_s, boost)."""
+    return compute_priority(usage.get(row["member_id"], 0.0), now_epoch - row["submitted_epoch"],
+                            row["estimated_s"], row["boost"], settings.weights)
+
+
+def _weekly_room(db: sqlite_utils.Database, now: datetime, usage: UsageSource,
+                 active: list) -> dict[tuple[int, str], float]:
+    limited = {r[0]: r[1] * 3600.0 for r in db.execute(
+        "SELECT m.id, c.weekly_hours_per_class FROM members m JOIN member_classes c "
+        "ON c.name = m.member_class WHERE c.weekly_hours_per_class IS NOT NULL")}
+    if not limited:
+        return {}
+    used = usage.hours_since(db, week_start(now))
+    room: dict[tuple[int, str], float] = {}
+    classes = [r[0] for r in db.execute("SELECT name FROM machine_classes")]
+    for member_id, limit_s in limited.items():
+        for cls in classes:
+            room[(member_id, cls)] = limit_s - used.get((member_id, cls), 0.0) * 3600.0
+    for row in active:
+        key = (row["member_id"], row["machine_class"])
+        if key in room:
+            room[key] -= row["estimated_s"]
+    return room
+
+
+def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
+                    usage: UsageSource) -> tuple[PassInput, list]:
+    """Read everything a pass needs; return it with the queued rows (for change detection)."""
+    now_epoch = now.timestamp()
+    rows = db.execute(
+        "SELECT id, member_id, machine_class, estimated_s, submitted_epoch, material, "
+        "preferred_machine_id, boost, queue_position, wait_code, wait_message, wait_details "
+        "FROM jobs WHERE state = 'queued'").fetchall()
+    unfit: dict[int, dict[int, str]] = {}
+    for job_id, machine_id, reason in db.execute(
+            "SELECT u.job_id, u.machine_id, u.reason FROM job_unfit u JOIN jobs j "
+            "ON j.id = u.job_id WHERE j.state = 'queued'"):
+        unfit.setdefault(job_id, {})[machine_id] = reason
+    active = db.execute(
+        "SELECT machine_id, member_id, machine_class, estimated_s, "
+        "COALESCE(started_at, assigned_at) AS since FROM jobs "
+        "WHERE state IN ('assigned', 'running', 'paused')").fetchall()
+    busy_until = {r["machine_id"]: datetime.fromisoformat(r["since"].replace("Z", "+00:00"))
+                  .timestamp() + r["estimated_s"] for r in active}
+    machines = tuple(
+        MachineSlot(r["id"], r["machine_class"],
+                    MachineState.BUSY if r["id"] in busy_until and r["state"] == "idle"
+                    else MachineState(r["state"]),
+                    r["loaded_material"], busy_until.get(r["id"]))
+        for r in db.execute("SELECT id, machine_class, state, loaded_material FROM machines"))
+    weights = class_weights(db)
+    decayed = usage.decayed_hours(db, now, settings.half_life_s, weights)
+    jobs = tuple(
+        WaitingJob(
+            id=r["id"], member_id=r["member_id"], machine_class=r["machine_class"],
+            duration_s=r["estimated_s"], submitted_at=r["submitted_epoch"],
+            priority=priority_of(r, decayed, now_epoch, settings).total,
+            material=r["material"], preferred_machine_id=r["preferred_machine_id"],
+            unfit_machines=frozenset(unfit.get(r["id"], ())),
+            unfit_reason=next(iter(unfit[r["id"]].values()), "") if r["id"] in unfit else "",
+        )
+        for r in rows)
+    reservations = tuple(
+        Reservation(r[0], r[1], r[2], r[3]) for r in db.execute(
+            "SELECT machine_id, member_id, start_epoch, end_epoch FROM reservations "
+            "WHERE cancelled_at IS NULL AND end_epoch > ?", [now_epoch]))
+    data = PassInput(
+        now=now_epoch, jobs=jobs, machines=machines,
+        certified=certified_classes(db, iso_from_epoch(now_epoch)),
+        reservations=reservations, weekly_room_s=_weekly_room(db, now, usage, active),
+        known_classes=frozenset(weights),
+    )
+    return data, rows
+
+
+def _reason_columns(position: int, reason: WaitReason) -> tuple:
+    return (position, reason.code, reason.message,
+            json.dumps(dict(reason.details), sort_keys=True))
+
+
+def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
+             usage: UsageSource) -> PassSummary:
+    """One full scheduling pass under the write lock."""
+    stamp = iso_from_epoch(now.timestamp())
+    with write_lock(db):
+        data, rows = load_pass_input(db, now, settings, usage)
+        result = schedule(data)
+        for job_id, machine_id in result.assignments:
+            db.execute("UPDATE jobs SET state = 'assigned', machine_id = ?, assigned_at = ?, "
+                       "updated_at = ?, queue_position = NULL, wait_code = NULL, "
+                       "wait_message = NULL, wait_details = NULL "
+                       "WHERE id = ? AND state = 'queued'", [machine_id, stamp, stamp, job_id])
+            db.execute("INSERT INTO job_events (job_id, at, from_state, to_state, actor_kind, "
+                       "reason) VALUES (?, ?, 'queued', 'assigned', 'scheduler', ?)",
+                       [job_id, stamp, f"assigned to machine {machine_id}"])
+        stored = {r["id"]: (r["queue_position"], r["wait_code"], r["wait_message"],
+                            r["wait_details"]) for r in rows}
+        changes = []
+        position = 0
+        for job_id in result.order:
+            reason = result.reasons.get(job_id)
+            if reason is None:
+                continue
+            position += 1
+            columns = _reason_columns(position, reason)
+            if stored[job_id] != columns:
+                changes.append((*columns, job_id))
+        db.conn.executemany("UPDATE jobs SET queue_position = ?, wait_code = ?, "
+                            "wait_message = ?, wait_details = ? WHERE id = ?", changes)
+    return PassSummary(len(rows), result.assignments, len(changes))
