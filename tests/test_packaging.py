@@ -38,7 +38,7 @@ def test_package_dir_maps_each_part() -> None:
 def test_data_files_match_package_data_globs() -> None:
     data = read_setup()["options.package_data"]
     globs = {key: value.replace(",", " ").split() for key, value in data.items()}
-    for folder, patterns in (("web", globs["fabhub.web"]),):
+    for folder, patterns in (("web", globs["fabhub.web"]), ("jobs", globs["fabhub.jobs"])):
         shipped = {p for pattern in patterns for p in (ROOT / folder).glob(pattern)}
         needed = {p for p in (ROOT / folder).rglob("*")
                   if p.is_file() and p.suffix not in {".py", ".pyc"}}
