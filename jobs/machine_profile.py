@@ -71,7 +71,11 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Kinematics:
-    """Motion limits for the time estimate (the defaults are stock Marlin 2's).
+    """Motion limits for the time estimate.
+
+    The defaults describe a typical i3-class printer: Marlin 2's default accelerations
+    and classic jerk, with the feed-rate limits of Prusa-style printers (stock Marlin's
+    5 mm/s Z and 25 mm/s E are below what most slicer profiles ask for).
 
     ``cornering`` chooses how corner speeds are limited: classic ``jerk`` (per axis,
     mm/s) or ``junction_deviation`` (mm). ``min_segment_time`` is the shortest time the
@@ -80,7 +84,7 @@ class Kinematics:
     Marlin's ``M205 S`` and ``M205 T``.
     """
 
-    max_feedrate: Axes = Axes(300.0, 300.0, 5.0, 25.0)
+    max_feedrate: Axes = Axes(300.0, 300.0, 12.0, 120.0)
     max_acceleration: Axes = Axes(3000.0, 3000.0, 100.0, 10000.0)
     print_acceleration: float = 3000.0
     travel_acceleration: float = 3000.0
@@ -88,7 +92,7 @@ class Kinematics:
     cornering: str = "jerk"
     jerk: Axes = Axes(10.0, 10.0, 0.3, 5.0)
     junction_deviation: float = 0.013
-    min_segment_time: float = 0.02
+    min_segment_time: float = 0.0
     min_print_feedrate: float = 0.0
     min_travel_feedrate: float = 0.0
 
@@ -115,7 +119,8 @@ class MachineProfile:
     commands this machine takes beyond its firmware family's defaults (for example
     ``G20`` on a Marlin built with inch support). Left as ``None``,
     ``forbidden_commands`` is the firmware family's list and ``confirm_bed_clear`` is
-    true for FDM printers.
+    true for FDM printers. ``hotend_heat_rate_c_s`` and ``bed_heat_rate_c_s`` (°C/s)
+    model heat-up waits in the time estimate.
     """
 
     name: str
@@ -134,6 +139,8 @@ class MachineProfile:
     laser_max_s: float | None = None
     spindle_min_rpm: float | None = None
     spindle_max_rpm: float | None = None
+    hotend_heat_rate_c_s: float | None = None
+    bed_heat_rate_c_s: float | None = None
     forbidden_commands: tuple[str, ...] | None = None
     accepted_commands: tuple[str, ...] = ()
     confirm_bed_clear: bool | None = None
@@ -162,6 +169,8 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "laser": ("laser_max_power_w", "laser_max_s"),
     "cnc": ("spindle_min_rpm", "spindle_max_rpm"),
 }
+# FDM-only keys that may be left out (the analyzer then assumes typical heating rates).
+FDM_OPTIONAL = ("hotend_heat_rate_c_s", "bed_heat_rate_c_s")
 # Numbers that may be zero (everything else numeric must be positive).
 NON_NEGATIVE = {"min_print_feedrate", "min_travel_feedrate", "min_segment_time",
                 "spindle_min_rpm", "x_min", "x_max", "y_min", "y_max", "z_min", "z_max"}
@@ -276,6 +285,9 @@ def _check(reader: _Reader, profile: MachineProfile) -> None:
                 raise reader.fail(key, f"is required for a {kind} machine")
             if kind != profile.kind and present:
                 raise reader.fail(key, f"applies only to a {kind} machine, not {profile.kind}")
+    for key in FDM_OPTIONAL:
+        if profile.kind != "fdm" and getattr(profile, key) is not None:
+            raise reader.fail(key, f"applies only to a fdm machine, not {profile.kind}")
     if profile.kind == "fdm":
         if not profile.materials:
             raise reader.fail("materials", "an FDM machine must accept at least one material")

@@ -1,0 +1,375 @@
+"""One pass over a G-code file's bytes: positions, moves, bounds, filament and time.
+
+The hot loop handles plain ``G0``/``G1`` lines (``X Y Z E F`` words separated by spaces)
+with local variables only; every other line goes through :meth:`Scanner.general`, which
+tokenises it fully (line numbers, checksums, ``(...)`` comments, several commands on a
+line) and dispatches to :mod:`fabhub.jobs.gcode_handlers`. Memory stays bounded: the
+file is read in blocks, and the planner keeps a fixed look-ahead window.
+"""
+
+from __future__ import annotations
+
+import re
+from math import inf, sqrt
+from typing import BinaryIO
+
+from fabhub.jobs.analysis_model import AnalysisError
+from fabhub.jobs.firmware_families import FirmwareFamily
+from fabhub.jobs.motion_planner import Planner
+from fabhub.jobs.scan_state import Box, Heater
+from fabhub.jobs.slicer_comments import SlicerComments
+
+BLOCK_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20
+BGCODE_MAGIC = b"GCDE"
+MOTION_HEADS = {b"G0": 0, b"G00": 0, b"G1": 1, b"G01": 1}
+FAST_CHARS = b"0123456789.-+ \t\rGXYZEF"
+NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)"
+# A word is a letter and a number; axis letters may stand alone (G28 X Y, M84 E).
+WORD = re.compile(rb"([A-Z])\s*(" + NUMBER + rb")?")
+WORDS_LINE = re.compile(rb"\s*(?:(?:[A-Z]\s*" + NUMBER + rb"|[XYZEABC])\s*)+")
+LINE_NUMBER = re.compile(rb"\s*N\s*\d+")
+CHECKSUM = re.compile(rb"\*\s*(\d+)\s*$")
+PAREN_COMMENT = re.compile(rb"\([^)]*(?:\)|$)")
+EXTENDED = re.compile(rb"\s*[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:\s.*)?")
+GRBL_SYSTEM = re.compile(rb"\$([A-Z]*|\d+|[$#])(=?)")
+# Commands whose argument is free text (a file name, a message, a printer name).
+TEXT_COMMANDS = frozenset({"M23", "M28", "M29", "M30", "M32", "M33", "M117", "M118", "M928",
+                           "M862.1", "M862.2", "M862.3", "M862.4", "M862.5", "M862.6"})
+# Heating and cooling rates in °C/s when no machine says otherwise.
+HOTEND_RATE = 2.0
+BED_RATE = 0.5
+
+
+def read_blocks(stream: BinaryIO):
+    """Yield lists of lines (bytes, without ``\\n``) read in blocks of about 1 MiB."""
+    rest = b""
+    first = True
+    while True:
+        block = stream.read(BLOCK_BYTES)
+        if not block:
+            break
+        if first:
+            first = False
+            if block.startswith(BGCODE_MAGIC):
+                raise AnalysisError(
+                    "this is Prusa binary G-code (.bgcode); export plain G-code instead "
+                    "(PrusaSlicer: Printer Settings > General > Firmware > Binary G-code off)")
+        if b"\x00" in block:
+            raise AnalysisError("this is a binary file (it contains NUL bytes), not G-code text")
+        if rest:
+            block = rest + block
+        lines = block.split(b"\n")
+        rest = lines.pop()
+        if len(rest) > MAX_LINE_BYTES:
+            raise AnalysisError("a line is longer than 1 MiB; this is not a G-code file")
+        yield lines
+    if rest:
+        yield [rest]
+
+
+def command_name(letter: str, value: bytes) -> str:
+    """``G``/``M``/``T`` and a number as a command name: ``G01`` -> ``G1``, ``T3`` -> ``T``."""
+    if letter == "T":
+        return "T"
+    text = value.decode()
+    whole, dot, frac = text.partition(".")
+    try:
+        number = str(int(whole))
+    except ValueError:
+        return letter + text
+    return letter + number + (dot + frac if frac.strip("0") else "")
+
+
+class Scanner:
+    """The machine state while a file is read; see the module docstring."""
+
+    def __init__(self, planner: Planner, family: FirmwareFamily | None,
+                 heat_rates: tuple[float, float] = (HOTEND_RATE, BED_RATE)) -> None:
+        self.planner = planner
+        self.family = family
+        self.comments = SlicerComments()
+        self.line = 0
+        self.x = self.y = self.z = self.e = 0.0
+        self.relative = self.relative_e = False
+        self.scale = 1.0
+        self.feed = 25.0  # mm/s until a file sets F
+        self.speed_factor = 1.0
+        self.flow = 1.0
+        self.tool = 0
+        self.motion = 0
+        self.plane = 17
+        self.tool_on = False  # M3/M4 active
+        self.spindle_s = 0.0
+        # G0 at the machine's top speed (Grbl) or at the modal F (Marlin); None: decide
+        # from the file (rapid until it shows it is for a printer).
+        self.rapid_g0 = None if family is None else not family.supports_kinematics_commands
+        self.boxes = {"extrude": Box(), "tool": Box(), "feed": Box(), "rapid": Box()}
+        self.filament: dict[int, float] = {}
+        self.hotends: dict[int, Heater] = {}
+        self.bed = Heater(heat_rates[1])
+        self.hotend_rate = heat_rates[0]
+        self.heating_s = 0.0
+        self.dwell_s = 0.0
+        self.dwell_p = 0.0  # G4 P: milliseconds on printers, seconds on Grbl
+        self.dwell_p_tool_on = 0.0
+        self.dwell_s_tool_on = 0.0
+        self.peaks: dict[str, tuple[float, int]] = {}
+        self.commands: dict[str, int] = {}
+        self.unknown: dict[str, int] = {}
+        self.notes: dict[str, int] = {}  # warning text -> first line
+        self.invalid_lines = 0
+        self.first_invalid = 0
+        self.valid_lines = 0
+        self.cut_length = 0.0
+        self.feed_length = 0.0
+        self.layers_z = 0
+        self.layer_z = -inf
+        self.extruded = False
+        self.feed_below_zero = False
+        self.tool_on_z_move = False
+
+    def note(self, text: str) -> None:
+        """Record a warning once, with the first line it applies to."""
+        self.notes.setdefault(text, self.line)
+
+    def now(self) -> float:
+        """Machine time so far, for the heater model (P dwells as milliseconds)."""
+        return (self.planner.total_s + self.heating_s + self.dwell_s
+                + self.dwell_p / 1000.0)
+
+    def hotend(self, tool: int) -> Heater:
+        """The heater of ``tool``'s hotend."""
+        heater = self.hotends.get(tool)
+        if heater is None:
+            heater = self.hotends[tool] = Heater(self.hotend_rate)
+        return heater
+
+    def run(self, stream: BinaryIO) -> None:
+        """Read the whole stream (see the module docstring)."""
+        planner = self.planner
+        add = planner.add
+        comment = self.comments.feed
+        heads = MOTION_HEADS
+        boxes = self.boxes
+        extrude_box, tool_box, feed_box, rapid_box = (boxes["extrude"], boxes["tool"],
+                                                     boxes["feed"], boxes["rapid"])
+        filament = self.filament
+        n = self.line
+        x, y, z, e = self.x, self.y, self.z, self.e
+        relative, relative_e, scale, feed = self.relative, self.relative_e, self.scale, self.feed
+        tool, tool_on, rapid_g0 = self.tool, self.tool_on, self.rapid_g0
+        layer_z = self.layer_z
+        factor, flow, tagging = self.speed_factor, self.flow, False
+        used = 0.0  # filament pushed by the current tool since the last general line
+        extruding = extruded = False  # the previous move extruded; any move did
+        for block in read_blocks(stream):
+            for raw in block:
+                n += 1
+                if not raw:
+                    continue
+                if raw[0] == 59:  # ';'
+                    comment(raw)
+                    continue
+                semi = raw.find(b";")
+                code = raw if semi < 0 else raw[:semi]
+                words = code.split()
+                if not words:
+                    continue
+                motion = heads.get(words[0])
+                nx = ny = nz = ne = nf = None
+                if motion is not None and (code.translate(None, FAST_CHARS)
+                                           or code.count(b"E") != code.count(b" E")):
+                    motion = None  # exponents, 'inf', 'nan', '_' are no G-code numbers
+                if motion is not None:
+                    try:
+                        for word in words[1:]:
+                            key = word[0]
+                            if key == 88:
+                                nx = float(word[1:])
+                            elif key == 89:
+                                ny = float(word[1:])
+                            elif key == 90:
+                                nz = float(word[1:])
+                            elif key == 69:
+                                ne = float(word[1:])
+                            elif key == 70:
+                                nf = float(word[1:])
+                            else:
+                                motion = None
+                                break
+                    except ValueError:
+                        motion = None
+                if motion is None:
+                    self.x, self.y, self.z, self.e = x, y, z, e
+                    self.tool, self.feed, self.line = tool, feed, n
+                    if used:
+                        filament[tool] = filament.get(tool, 0.0) + used
+                        used = 0.0
+                    self.extruded = self.extruded or extruded
+                    move = self.general(code)
+                    x, y, z, e = self.x, self.y, self.z, self.e
+                    add = planner.add
+                    relative, relative_e, scale = self.relative, self.relative_e, self.scale
+                    feed, tool, tool_on, rapid_g0 = (self.feed, self.tool, self.tool_on,
+                                                     self.rapid_g0)
+                    factor, flow, extruded = self.speed_factor, self.flow, self.extruded
+                    tagging = tool_on and self.spindle_s > 0
+                    extruding = False
+                    if move is None:
+                        continue
+                    motion, nx, ny, nz, ne, nf = move
+                else:
+                    self.valid_lines += 1
+                    self.motion = motion
+                if nf is not None and nf > 0:
+                    feed = nf * scale / 60.0
+                if relative:
+                    tx = x if nx is None else x + nx * scale
+                    ty = y if ny is None else y + ny * scale
+                    tz = z if nz is None else z + nz * scale
+                else:
+                    tx = x if nx is None else nx * scale
+                    ty = y if ny is None else ny * scale
+                    tz = z if nz is None else nz * scale
+                de = 0.0
+                if ne is not None:
+                    if relative_e:
+                        de = ne * scale
+                        e += de
+                    else:
+                        de = ne * scale - e
+                        e = ne * scale
+                dx, dy, dz = tx - x, ty - y, tz - z
+                speed = feed * factor
+                if motion == 0 and rapid_g0 and nf is None:
+                    speed = inf
+                if dx or dy or dz:
+                    if de > 0:
+                        if not extruded:
+                            extruded = self.extruded = True
+                            if self.rapid_g0 is None:
+                                rapid_g0 = self.rapid_g0 = False
+                        if not extruding:
+                            extrude_box.add(x, y, z, n)
+                            extruding = True
+                        extrude_box.add(tx, ty, tz, n)
+                        extrude_box.moves += 1
+                        if tz > layer_z + 1e-6:
+                            layer_z = tz
+                            self.layers_z += 1
+                    elif motion and tool_on:
+                        extruding = False
+                        tool_box.add(x, y, z, n)
+                        tool_box.add(tx, ty, tz, n)
+                        tool_box.moves += 1
+                        if dz:
+                            self.tool_on_z_move = True
+                        if tagging:
+                            self.cut_length += sqrt(dx * dx + dy * dy + dz * dz)
+                    elif motion:
+                        extruding = False
+                        feed_box.add(tx, ty, tz, n)
+                        feed_box.moves += 1
+                        self.feed_length += sqrt(dx * dx + dy * dy + dz * dz)
+                        if tz < 0:
+                            self.feed_below_zero = True
+                    else:
+                        extruding = False
+                        rapid_box.add(tx, ty, tz, n)
+                        rapid_box.moves += 1
+                    x, y, z = tx, ty, tz
+                if de:
+                    used += de * flow
+                add(dx, dy, dz, de, speed, tagging and motion > 0)
+        if used:
+            filament[tool] = filament.get(tool, 0.0) + used
+        self.extruded = self.extruded or extruded
+        self.x, self.y, self.z, self.e = x, y, z, e
+        self.tool, self.feed, self.line, self.layer_z = tool, feed, n, layer_z
+
+    def count_arc(self, points: list[tuple[float, float, float]], de: float, length: float,
+                  rises: bool) -> None:
+        """Count an arc's bounding points, length and kind of work (see the hot loop)."""
+        if de > 0:
+            box = self.boxes["extrude"]
+            self.extruded = True
+            if self.rapid_g0 is None:
+                self.rapid_g0 = False
+        elif self.tool_on:
+            box = self.boxes["tool"]
+            self.tool_on_z_move = self.tool_on_z_move or rises
+            if self.spindle_s > 0:
+                self.cut_length += length
+        else:
+            box = self.boxes["feed"]
+            self.feed_length += length
+            self.feed_below_zero = self.feed_below_zero or min(p[2] for p in points) < 0
+        for x, y, z in points:
+            box.add(x, y, z, self.line)
+        box.moves += 1
+        if de:
+            self.filament[self.tool] = self.filament.get(self.tool, 0.0) + de * self.flow
+
+    def general(self, code: bytes) -> tuple | None:
+        """Any line but a plain G0/G1: returns a linear move for the hot loop, or None."""
+        from fabhub.jobs.gcode_handlers import run_line
+
+        if b"(" in code:
+            code = PAREN_COMMENT.sub(b" ", code)
+        code = code.upper()
+        if b"*" in code:
+            code = self._checksum(code)
+        match = LINE_NUMBER.match(code)
+        if match:
+            code = code[match.end():]
+        stripped = code.strip()
+        if not stripped:
+            return None
+        if stripped[:1] == b"$":
+            self._grbl_system(stripped)
+            return None
+        if WORDS_LINE.fullmatch(code):
+            self.valid_lines += 1
+            return run_line(self, [(letter.decode(), value)
+                                   for letter, value in WORD.findall(code)])
+        head = WORD.match(stripped)
+        if head and head.group(1) in (b"M", b"G"):
+            name = command_name(head.group(1).decode(), head.group(2))
+            if name in TEXT_COMMANDS:
+                self.valid_lines += 1
+                self.commands.setdefault(name, self.line)
+                return None
+        if EXTENDED.fullmatch(code):
+            self.valid_lines += 1
+            self.commands.setdefault(stripped.split()[0].decode(), self.line)
+            return None
+        self.invalid_lines += 1
+        if not self.first_invalid:
+            self.first_invalid = self.line
+        return None
+
+    def _checksum(self, code: bytes) -> bytes:
+        match = CHECKSUM.search(code)
+        if not match:
+            return code
+        body = code[:match.start()]
+        checksum = 0
+        for byte in body:
+            checksum ^= byte
+        if checksum != int(match.group(1)):
+            self.note("a line's checksum does not match its text")
+        return body
+
+    def _grbl_system(self, text: bytes) -> None:
+        match = GRBL_SYSTEM.match(text)
+        if not match:
+            self.invalid_lines += 1
+            self.first_invalid = self.first_invalid or self.line
+            return
+        key, assigns = match.group(1).decode(), match.group(2).decode()
+        name = "$" + ("<N>" if key.isdigit() else key) + assigns
+        self.valid_lines += 1
+        self.commands.setdefault(name, self.line)
+        if name == "$H":
+            self.planner.stop()
