@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -10,7 +11,23 @@ import sqlite_utils
 from fabhub.clock import utc_now
 from fabhub.jobqueue.scheduler import PassSummary, SchedulerSettings, UsageSource, run_pass
 from fabhub.jobs.priority import PriorityWeights
-from fabhub.ledger.usage import LedgerUsage
+from fabhub.ledger import reports
+
+
+class LedgerUsage:
+    """Past machine use read from the commons ledger (corrections applied)."""
+
+    def decayed_hours(self, db: sqlite_utils.Database, now: datetime, half_life_s: float,
+                      weights: Mapping[str, float]) -> dict[int, float]:
+        """Member id -> decayed machine-hours weighted by machine class."""
+        return reports.decayed_usage_hours(db, now, half_life_s, weights)
+
+    def hours_since(self, db: sqlite_utils.Database, since: datetime
+                    ) -> dict[tuple[int, str], float]:
+        """(member id, machine class) -> raw machine-hours of jobs that ended since ``since``."""
+        return {(member, cls): hours
+                for member, classes in reports.usage_hours(db, since=since).items()
+                for cls, hours in classes.items()}
 
 
 def settings_from_config(config: Mapping[str, Any]) -> SchedulerSettings:

@@ -1,0 +1,244 @@
+"""The queue's JSON API: submit, list with reasons, cancel, machines, access rules, bad input."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fabhub.clock import iso_from_epoch, utc_now
+from fabhub.jobs.machine_profile import dump_profile, example_profile
+from tests.conftest import make_token
+
+SMALL_PRINT = b"""; a 20 mm square, two layers
+M104 S210
+M140 S60
+G28
+G90
+M83
+G1 Z0.2 F600
+G1 X10 Y10 F3000
+G1 X30 Y10 E1.0 F1200
+G1 X30 Y30 E1.0
+G1 X10 Y30 E1.0
+G1 X10 Y10 E1.0
+G1 Z0.4
+G1 X30 Y10 E1.0
+G1 X30 Y30 E1.0
+M104 S0
+"""
+TOO_BIG = SMALL_PRINT.replace(b"X30 Y30", b"X400 Y30")
+
+
+class Api:
+    """A client that speaks JSON to the API as one member."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str):
+        return self.client.get(path, headers=self.headers)
+
+    def post(self, path: str, json=None, **kwargs):
+        return self.client.post(path, json=json, headers=self.headers, **kwargs)
+
+    def put(self, path: str, json=None):
+        return self.client.put(path, json=json, headers=self.headers)
+
+    def delete(self, path: str):
+        return self.client.delete(path, headers=self.headers)
+
+    def submit(self, data: bytes = SMALL_PRINT, machine_class: str = "fdm-small",
+               material: str | None = "PLA", **headers: str):
+        form = {"file": (io.BytesIO(data), "part.gcode"), "machine_class": machine_class}
+        if material:
+            form["material"] = material
+        return self.client.post("/api/v1/jobs", data=form, content_type="multipart/form-data",
+                                headers={**self.headers, **headers})
+
+
+@pytest.fixture
+def gina(app: Flask, client: FlaskClient) -> Api:
+    return Api(client, make_token(app, "gina"))
+
+
+@pytest.fixture
+def ada(app: Flask) -> Api:
+    return Api(app.test_client(), make_token(app, "ada"))
+
+
+@pytest.fixture
+def linus(app: Flask) -> Api:
+    return Api(app.test_client(), make_token(app, "linus"))
+
+
+@pytest.fixture
+def printer(gina: Api) -> int:
+    """One idle FDM printer of class fdm-small."""
+    assert gina.post("/api/v1/machine-classes",
+                     {"name": "fdm-small", "kind": "fdm"}).status_code == 201
+    created = gina.post("/api/v1/machines", {"name": "Prusa 1",
+                                             "profile": dump_profile(example_profile("fdm-marlin"))})
+    assert created.status_code == 201, created.get_json()
+    machine_id = created.get_json()["id"]
+    assert gina.post(f"/api/v1/machines/{machine_id}/state", {"state": "idle"}).status_code == 200
+    return machine_id
+
+
+def job_count(app: Flask) -> int:
+    from fabhub.db import opened
+
+    with opened(app.config["DATABASE"]) as db:
+        return db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+
+
+def test_submit_waits_for_certification_then_runs(gina: Api, ada: Api, printer: int) -> None:
+    response = ada.submit()
+    assert response.status_code == 201, response.get_json()
+    job = response.get_json()
+    assert job["state"] == "queued"
+    assert job["queue"]["reason"]["code"] == "not_certified"
+    assert job["priority"]["fair_share"]["factor"] == 1.0
+    assert job["estimated_s"] > 0
+    certified = gina.post("/api/v1/certifications",
+                          {"username": "ada", "machine_class": "fdm-small"})
+    assert certified.status_code == 201
+    shown = ada.get(f"/api/v1/jobs/{job['id']}").get_json()
+    assert shown["state"] == "assigned"
+    assert shown["machine_id"] == printer
+    assert [e["to_state"] for e in shown["events"]] == ["queued", "assigned"]
+
+
+def test_second_job_waits_behind_busy_machine_with_position(gina: Api, ada: Api,
+                                                            printer: int) -> None:
+    gina.post("/api/v1/certifications", {"username": "ada", "machine_class": "fdm-small"})
+    ada.submit()
+    second = ada.submit().get_json()
+    assert second["queue"]["position"] == 1
+    assert second["queue"]["reason"]["code"] == "machines_busy"
+    listed = ada.get("/api/v1/jobs?state=queued").get_json()["jobs"]
+    assert [j["id"] for j in listed] == [second["id"]]
+
+
+def test_out_of_envelope_upload_is_refused_and_changes_nothing(app: Flask, ada: Api,
+                                                               printer: int) -> None:
+    before = job_count(app)
+    response = ada.submit(TOO_BIG)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "does_not_fit"
+    assert "line" in error["message"]
+    assert error["details"]["findings"]
+    assert job_count(app) == before
+
+
+def test_binary_upload_is_refused(app: Flask, ada: Api, printer: int) -> None:
+    response = ada.submit(bytes(range(256)) * 40)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "not_gcode"
+    assert job_count(app) == 0
+
+
+def test_unknown_machine_class_is_422(app: Flask, ada: Api, printer: int) -> None:
+    response = ada.submit(machine_class="fdm-huge")
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "unknown_machine_class"
+    assert "fdm-small" in error["message"]
+    assert job_count(app) == 0
+
+
+def test_idempotency_key_queues_once(app: Flask, ada: Api, printer: int) -> None:
+    first = ada.submit(**{"Idempotency-Key": "abc-1"})
+    again = ada.submit(**{"Idempotency-Key": "abc-1"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert job_count(app) == 1
+
+
+def test_cancel_rules(ada: Api, linus: Api, gina: Api, printer: int) -> None:
+    job = ada.submit().get_json()
+    other = linus.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert other.status_code == 403
+    assert ada.get(f"/api/v1/jobs/{job['id']}").get_json()["state"] == "queued"
+    missing = ada.post("/api/v1/jobs/99999/cancel")
+    assert missing.status_code == 404
+    done = ada.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert done.status_code == 200 and done.get_json()["state"] == "cancelled"
+    again = ada.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert again.status_code == 409
+
+
+def test_makers_cannot_see_others_jobs_or_certify(ada: Api, linus: Api, printer: int) -> None:
+    job = ada.submit().get_json()
+    assert linus.get(f"/api/v1/jobs/{job['id']}").status_code == 404
+    assert linus.get("/api/v1/jobs?scope=all").status_code == 403
+    assert linus.post("/api/v1/certifications",
+                      {"username": "linus", "machine_class": "fdm-small"}).status_code == 403
+    assert linus.post(f"/api/v1/machines/{printer}/state",
+                      {"state": "maintenance"}).status_code == 403
+
+
+def test_reservations_refuse_past_and_overlap(ada: Api, linus: Api, printer: int) -> None:
+    now = utc_now()
+    slot = {"machine_id": printer,
+            "starts_at": iso_from_epoch((now + timedelta(hours=1)).timestamp()),
+            "ends_at": iso_from_epoch((now + timedelta(hours=3)).timestamp())}
+    assert ada.post("/api/v1/reservations", slot).status_code == 201
+    overlap = dict(slot, starts_at=iso_from_epoch((now + timedelta(hours=2)).timestamp()),
+                   ends_at=iso_from_epoch((now + timedelta(hours=4)).timestamp()))
+    clash = linus.post("/api/v1/reservations", overlap)
+    assert clash.status_code == 409
+    assert clash.get_json()["error"]["code"] == "reservation_overlap"
+    past = dict(slot, starts_at=iso_from_epoch((now - timedelta(hours=2)).timestamp()),
+                ends_at=iso_from_epoch((now - timedelta(hours=1)).timestamp()))
+    assert linus.post("/api/v1/reservations", past).status_code == 422
+    naive = dict(slot, starts_at="2030-01-01T10:00:00", ends_at="2030-01-01T11:00:00")
+    response = linus.post("/api/v1/reservations", naive)
+    assert response.status_code == 422 and "time zone" in response.get_json()["error"]["message"]
+    assert len(ada.get("/api/v1/reservations").get_json()["reservations"]) == 1
+
+
+def test_reservation_keeps_others_off_the_machine(gina: Api, ada: Api, linus: Api,
+                                                  printer: int) -> None:
+    for name in ("ada", "linus"):
+        gina.post("/api/v1/certifications", {"username": name, "machine_class": "fdm-small"})
+    now = utc_now()
+    gina.post("/api/v1/reservations", {
+        "username": "ada", "machine_id": printer,
+        "starts_at": iso_from_epoch((now + timedelta(seconds=5)).timestamp()),
+        "ends_at": iso_from_epoch((now + timedelta(hours=2)).timestamp())})
+    job = linus.submit().get_json()
+    assert job["state"] == "queued"
+    assert job["queue"]["reason"]["code"] == "reserved"
+
+
+def test_machine_state_and_profile_rules(gina: Api, printer: int) -> None:
+    bad = gina.post(f"/api/v1/machines/{printer}/state", {"state": "busy"})
+    assert bad.status_code == 422
+    profile = dump_profile(example_profile("fdm-marlin")).replace("x_max = 250.0",
+                                                                  "x_max = -5.0")
+    wrong = gina.put(f"/api/v1/machines/{printer}/profile", {"profile": profile})
+    assert wrong.status_code == 422
+    assert "envelope.x_max" in wrong.get_json()["error"]["message"]
+    unknown = dump_profile(example_profile("fdm-marlin")) + "\nwarp_drive = true\n"
+    refused = gina.put(f"/api/v1/machines/{printer}/profile", {"profile": unknown})
+    assert "warp_drive" in refused.get_json()["error"]["message"]
+    history = gina.get(f"/api/v1/machines/{printer}/profile-history").get_json()["history"]
+    assert len(history) == 1
+    assert gina.post("/api/v1/machines/999/state", {"state": "idle"}).status_code == 404
+
+
+def test_member_class_limits(gina: Api, ada: Api, printer: int) -> None:
+    assert gina.put("/api/v1/member-classes/student",
+                    {"max_queued_jobs": 1, "max_job_s": 36000}).status_code == 200
+    assert gina.put("/api/v1/members/ada/member-class",
+                    {"member_class": "student"}).status_code == 200
+    assert ada.submit().status_code == 201
+    second = ada.submit()
+    assert second.status_code == 409
+    assert second.get_json()["error"]["code"] == "too_many_jobs"
