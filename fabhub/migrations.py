@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from fabhub.ledger import schema as ledger_schema
+
 migrations = Migrations("fabhub")
 
 
@@ -78,7 +80,7 @@ def m002_machines(db: sqlite_utils.Database) -> None:
 
 
 # Component sets in the order they apply; a set may refer to tables of those before it.
-MIGRATION_SETS: tuple[Migrations, ...] = (migrations,)
+MIGRATION_SETS: tuple[Migrations, ...] = (migrations, ledger_schema.migrations)
 
 
 def apply(db: sqlite_utils.Database) -> list[str]:
