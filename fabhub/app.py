@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fabhub import api_account, auth, config, errors, health, request_db
+from fabhub import api_account, auth, config, errors, health, periodic, request_db
 from fabhub.web import register as register_web
 
 
@@ -51,4 +51,5 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(api_account.bp)
     register_web(app)
+    periodic.init_app(app)
     return app

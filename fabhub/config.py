@@ -48,6 +48,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Length of the login rate-limit window, in seconds."),
     Setting("SESSION_LIFETIME_S", int, 12 * 3600,
             "How long a login session lasts, in seconds."),
+    Setting("PERIODIC", bool, True,
+            "Run the periodic jobs (ledger checkpoints) in this hub; one process of a "
+            "multi-process server takes them."),
+    Setting("LEDGER_CHECKPOINT_INTERVAL_S", int, 3600,
+            "How often the hub signs a ledger checkpoint when the ledger has grown, in seconds."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -46,8 +46,7 @@ def _check(value: Any, where: str) -> None:
 
 
 def _dumps(value: Any) -> bytes:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    text = _ENCODER.encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -71,23 +70,26 @@ def _checked_int(text: str) -> int:
     return number
 
 
-def _ascii_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    for key, _ in pairs:
-        if not key.isascii():
-            raise CanonicalJSONError(f"object key {key!r} is not ASCII")
-    return dict(pairs)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
+_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float,
+                            parse_int=_checked_int)
 
 
 def parse_canonical(data: bytes) -> Any:
-    """Parse ``data`` and insist that it is already in canonical form (no other spelling)."""
+    """Parse ``data`` and insist that it is already in canonical form (no other spelling).
+
+    The C decoder runs with hooks that refuse floats and range-check integers; keys
+    are walked for ASCII only when the bytes are not all ASCII.
+    """
     try:
-        value = json.loads(data.decode("utf-8"), parse_float=_refuse_float,
-                           parse_int=_checked_int, parse_constant=_refuse_float,
-                           object_pairs_hook=_ascii_keys)
+        value = _DECODER.decode(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise CanonicalJSONError(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise CanonicalJSONError(f"not JSON: {exc.msg} at byte {exc.pos}") from exc
+    if not data.isascii():
+        _check(value, "$")
     if _dumps(value) != data:
         raise CanonicalJSONError("JSON is not in canonical form (key order, spacing or escapes)")
     return value

@@ -46,7 +46,7 @@ def parse_timestamp(text: str, name: str = "timestamp") -> datetime:
     if not isinstance(text, str) or not TIMESTAMP_PATTERN.match(text):
         raise ReceiptError(f"{name} must look like 2025-01-31T14:05:00Z (UTC), got {text!r}")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(text)
     except ValueError as exc:
         raise ReceiptError(f"{name} {text!r} is not a real date and time") from exc
 
