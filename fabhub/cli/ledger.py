@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fabhub.cli.root import Context, fail, main, pass_ctx
+
+if TYPE_CHECKING:
+    from fabhub.ledger.audit import VerifyReport
 
 
 @main.group()
@@ -44,6 +49,17 @@ def _verifier(ctx: Context, key: str | None):
     return read_verifier(key) if key else load_verifier(ctx.instance)
 
 
+def _show_verdict(check: Callable[[], VerifyReport]) -> None:
+    """Run a verification, print its summary, exit with status 1 if it found problems."""
+    try:
+        report = check()
+    except _errors() as exc:
+        fail(str(exc))
+    click.echo("\n".join(report.summary()))
+    if not report.ok:
+        sys.exit(1)
+
+
 @ledger.command("verify")
 @click.option("--key", help="Verify against this verifier key (or key file) instead of the "
               "instance's own.")
@@ -52,15 +68,10 @@ def verify(ctx: Context, key: str | None) -> None:
     """Recompute every hash and check every checkpoint; exit status 1 if anything is wrong."""
     from fabhub.ledger.verification import verify_ledger
 
-    try:
-        verifier = _verifier(ctx, key)
+    def check():
         with ctx.db() as db:
-            report = verify_ledger(db, verifier)
-    except _errors() as exc:
-        fail(str(exc))
-    click.echo("\n".join(report.summary()))
-    if not report.ok:
-        sys.exit(1)
+            return verify_ledger(db, _verifier(ctx, key))
+    _show_verdict(check)
 
 
 @ledger.command("proof")
@@ -168,14 +179,8 @@ def verify_export_command(ctx: Context, export_file: Path, checkpoint_files: tup
     """Check an export against a checkpoint, as the standalone verifier does."""
     from fabhub.ledger.offline import verify_export
 
-    try:
-        notes = [p.read_text(encoding="utf-8") for p in checkpoint_files]
-        report = verify_export(export_file, _verifier(ctx, key), notes)
-    except _errors() as exc:
-        fail(str(exc))
-    click.echo("\n".join(report.summary()))
-    if not report.ok:
-        sys.exit(1)
+    notes = [p.read_text(encoding="utf-8") for p in checkpoint_files]
+    _show_verdict(lambda: verify_export(export_file, _verifier(ctx, key), notes))
 
 
 @ledger.command("balances")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fabhub.jobs.canonical import CanonicalJSONError, parse_canonical
 from fabhub.ledger.entries import EntryError, Facts, facts_of
@@ -19,8 +20,7 @@ from fabhub.ledger.note import NoteError, Verifier, open_checkpoint
 MAX_PROBLEMS = 50
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One finding: what kind of record, which one, and what is wrong with it."""
 
     kind: str  # "entry", "checkpoint", "node" or "facts"
@@ -67,6 +67,36 @@ class VerifyReport:
         return lines
 
 
+def examine(position: int, stored_index: int, entry: bytes,
+            stored_leaf: bytes | None) -> tuple[bytes, Facts | None, list[Problem]]:
+    """Check one entry on its own: its leaf hash, facts and the problems found.
+
+    ``position`` is where the entry stands in the log, ``stored_index`` what the store
+    calls it and ``stored_leaf`` the hash the store kept for it (None if unknown).
+    """
+    problems: list[Problem] = []
+    if stored_index != position:
+        what = "is missing" if stored_index > position else "appears twice"
+        problems.append(Problem("entry", position, f"entry {position} {what} "
+                                f"(found entry {stored_index} in its place)"))
+    computed = leaf_hash(entry)
+    if stored_leaf is not None and stored_leaf != computed:
+        problems.append(Problem("entry", position, f"entry {position} does not match its "
+                                "stored hash: its bytes were changed"))
+    facts = None
+    try:
+        data = parse_canonical(entry)
+        if not isinstance(data, dict) or data.get("index") != position:
+            claimed = data.get("index") if isinstance(data, dict) else None
+            raise EntryError(f"it says it is entry {claimed}: entries were reordered, "
+                             "removed or inserted")
+        facts = facts_of(data)
+    except (CanonicalJSONError, EntryError) as exc:
+        problems.append(Problem("entry", position, f"entry {position} is not a valid entry: "
+                                f"{exc}"))
+    return computed, facts, problems
+
+
 class LogChecker:
     """Recomputes a log's tree from its entries and checks it against signed checkpoints."""
 
@@ -100,30 +130,18 @@ class LogChecker:
 
     def add(self, stored_index: int, entry: bytes, stored_leaf: bytes | None) -> Facts | None:
         """Check the next entry; return its facts, or None if it could not be read."""
-        position = self._builder.size
-        facts = None
-        if stored_index != position:
-            what = "is missing" if stored_index > position else "appears twice"
-            self.report.add("entry", position, f"entry {position} {what} "
-                            f"(found entry {stored_index} in its place)")
-        computed = leaf_hash(entry)
-        if stored_leaf is not None and stored_leaf != computed:
-            self.report.add("entry", position, f"entry {position} does not match its stored "
-                            "hash: its bytes were changed")
-        try:
-            data = parse_canonical(entry)
-            if not isinstance(data, dict) or data.get("index") != position:
-                claimed = data.get("index") if isinstance(data, dict) else None
-                raise EntryError(f"it says it is entry {claimed}: entries were reordered, "
-                                 "removed or inserted")
-            facts = facts_of(data)
-        except (CanonicalJSONError, EntryError) as exc:
-            self.report.add("entry", position, f"entry {position} is not a valid entry: {exc}")
-        self._builder.push(computed)
+        leaf, facts, problems = examine(self._builder.size, stored_index, entry, stored_leaf)
+        for problem in problems:
+            self.report.add(*problem)
+        self.push(leaf)
+        return facts
+
+    def push(self, leaf: bytes) -> None:
+        """Add the next leaf hash (already examined) and check checkpoints that fall due."""
+        self._builder.push(leaf)
         self.report.entries += 1
         if self._pending and self._pending[0][0] == self._builder.size:
             self._check_due(self._builder.root())
-        return facts
 
     def finish(self) -> VerifyReport:
         """Close the check: checkpoints beyond the last entry are problems too."""
@@ -133,7 +151,3 @@ class LogChecker:
         self._pending.clear()
         return self.report
 
-    @property
-    def root(self) -> bytes:
-        """The root recomputed from the entries added so far."""
-        return self._builder.root()

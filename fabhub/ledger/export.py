@@ -18,6 +18,7 @@ import sqlite_utils
 from fabhub.jobs.canonical import CanonicalJSONError, parse_canonical
 from fabhub.ledger.checkpoints import all_checkpoints
 from fabhub.ledger.entries import EntryError, Facts, entry_iri, facts_of
+from fabhub.ledger.store import stored_bytes
 from fabhub.ledger.vocabulary import CONTEXT, DAMAGED_KEY
 
 FORMATS: tuple[str, ...] = ("csv", "jsonld")
@@ -32,7 +33,7 @@ def _stored(db: sqlite_utils.Database) -> Iterator[tuple[int, bytes, str]]:
     rows = db.conn.execute("SELECT e.idx, e.entry, n.hash FROM ledger_entries e "
                            "LEFT JOIN ledger_nodes n ON n.id = e.idx ORDER BY e.idx")
     for index, raw, leaf in rows:
-        yield index, bytes(raw), bytes(leaf).hex() if leaf is not None else ""
+        yield index, stored_bytes(raw), stored_bytes(leaf).hex() if leaf is not None else ""
 
 
 def _readable(raw: bytes) -> tuple[dict, Facts] | None:

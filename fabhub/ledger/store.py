@@ -59,6 +59,11 @@ class LedgerEntry:
         return self.data["kind"]
 
 
+def stored_bytes(value: object) -> bytes:
+    """A stored BLOB as bytes; a tampered row may hold TEXT (or anything) instead."""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+
 def node_key(level: int, index: int) -> int:
     """The ``ledger_nodes`` key of perfect node ``(level, index)``."""
     return (level << NODE_KEY_SHIFT) | index

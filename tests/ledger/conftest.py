@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from fabhub import members
 from fabhub.db import connect
 from fabhub.instance import init_instance
 from fabhub.ledger.entries import UseEvent
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO.parent / "shared" / "ledger" / "rfc6962-vectors.json"
-PASSWORD = "long enough password"
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +31,12 @@ def instance(tmp_path: Path) -> Path:
     init_instance(path)
     db = connect(path / "fabhub.sqlite3")
     try:
-        members.add_member(db, "ada", PASSWORD, "maker")
-        members.add_member(db, "bob", PASSWORD, "maker")
-        members.add_member(db, "gina", PASSWORD, "gatekeeper")
         with db.atomic():
+            # Direct inserts: the ledger never logs anyone in, so no slow password hashing.
+            for username, role in (("ada", "maker"), ("bob", "maker"), ("gina", "gatekeeper")):
+                db.execute("INSERT INTO members (username, display_name, role, password_hash, "
+                           "created_at) VALUES (?, ?, ?, 'no-login', '2025-01-01T00:00:00Z')",
+                           [username, username.title(), role])
             for name, cls, kind in (("mk4", "fdm-small", "fdm"), ("beam", "laser", "laser"),
                                     ("mill", "cnc", "cnc")):
                 db.execute("INSERT INTO machines (name, machine_class, kind, created_at) "
@@ -71,3 +71,36 @@ def table_counts(db: sqlite_utils.Database) -> dict[str, int]:
     from fabhub.ledger.schema import APPEND_ONLY_TABLES
 
     return {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in APPEND_ONLY_TABLES}
+
+
+NODE_SEED = bytes(range(32))
+FILE_SHA = "ab" * 32
+
+
+def node_key():
+    """A fixed Ed25519 node key (private key object, public bytes)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    private = Ed25519PrivateKey.from_private_bytes(NODE_SEED)
+    return private, private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def receipt(job_id: int = 7, busy_s: int = 3000, material_mg: int = 12500, **changes):
+    """A usage receipt for job ``job_id`` on machine 1 by node 5, signed by :func:`node_key`."""
+    from fabhub.jobs.receipts import UsageReceipt, sign_receipt
+
+    fields = {"job_id": job_id, "node_id": 5, "machine_id": 1, "file_sha256": FILE_SHA,
+              "started_at": "2025-03-01T10:00:00Z", "ended_at": "2025-03-01T11:00:00Z",
+              "busy_s": busy_s, "paused_s": 600, "material_mg": material_mg,
+              "outcome": "completed", **changes}
+    return sign_receipt(UsageReceipt(**fields), node_key()[0])
+
+
+def expectation(job_id: int = 7, member_id: int = 1, **changes):
+    """What the hub expects of job ``job_id``'s receipt."""
+    from fabhub.ledger.intake import ReceiptExpectation
+
+    fields = {"job_id": job_id, "member_id": member_id, "machine_id": 1, "node_id": 5,
+              "file_sha256": FILE_SHA, **changes}
+    return ReceiptExpectation(**fields)
