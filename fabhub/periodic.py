@@ -17,6 +17,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from fabhub.config import ConfigError
 from fabhub.db import opened
 from fabhub.ledger.checkpoints import make_checkpoint
 from fabhub.ledger.keys import load_signer
@@ -74,6 +75,7 @@ class Periodic:
 
 def _logged(name: str, func: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
+        """Run the job; log its failure instead of letting it stop the scheduler."""
         try:
             func()
         except Exception:
@@ -84,6 +86,7 @@ def _logged(name: str, func: Callable[[], None]) -> Callable[[], None]:
 def checkpoint_job(instance: Path, settings: Mapping[str, Any]) -> Callable[[], None]:
     """The job that signs a ledger checkpoint when the ledger has grown."""
     def run() -> None:
+        """Sign a checkpoint if the ledger grew since the last one."""
         signer = load_signer(instance)
         with opened(settings["DATABASE"], settings["SQLITE_BUSY_TIMEOUT_MS"]) as db:
             checkpoint, new = make_checkpoint(db, signer)
@@ -94,9 +97,12 @@ def checkpoint_job(instance: Path, settings: Mapping[str, Any]) -> Callable[[], 
 
 def build(instance: Path, settings: Mapping[str, Any]) -> Periodic:
     """A :class:`Periodic` with the hub's standard jobs registered (not yet started)."""
+    interval = settings["LEDGER_CHECKPOINT_INTERVAL_S"]
+    if interval <= 0:
+        raise ConfigError(f"LEDGER_CHECKPOINT_INTERVAL_S must be a positive number of "
+                          f"seconds, got {interval}")
     periodic = Periodic(instance)
-    periodic.register("ledger-checkpoint", checkpoint_job(instance, settings),
-                      settings["LEDGER_CHECKPOINT_INTERVAL_S"])
+    periodic.register("ledger-checkpoint", checkpoint_job(instance, settings), interval)
     return periodic
 
 

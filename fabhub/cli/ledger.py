@@ -68,7 +68,8 @@ def verify(ctx: Context, key: str | None) -> None:
     """Recompute every hash and check every checkpoint; exit status 1 if anything is wrong."""
     from fabhub.ledger.verification import verify_ledger
 
-    def check():
+    def check() -> VerifyReport:
+        """Verify the instance's ledger."""
         with ctx.db() as db:
             return verify_ledger(db, _verifier(ctx, key))
     _show_verdict(check)

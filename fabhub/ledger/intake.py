@@ -58,7 +58,9 @@ def record_receipt(db: sqlite_utils.Database, signed: SignedReceipt, node_public
     Raises :class:`ReceiptError` for a bad signature or a receipt that disagrees with
     ``expected`` (nothing changes), :class:`ReceiptConflict` for a second, different
     receipt for the same job (a flag is recorded), and :class:`store.LedgerError`
-    for an unknown member or machine.
+    for an unknown member or machine. Called inside the caller's transaction (to
+    record the job's final state with the entry), it uses a savepoint, and the
+    caller's commit or rollback decides whether the entry or the flag is kept.
     """
     verify_receipt(signed, node_public_key)
     _check_agrees(signed, expected)

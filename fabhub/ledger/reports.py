@@ -74,6 +74,8 @@ def decayed_usage_by_class(db: sqlite_utils.Database, now: datetime,
     """
     if not half_life_s > 0:
         raise ValueError(f"the half-life must be a positive number of seconds, not {half_life_s}")
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime (UTC)")
     horizon = utc_timestamp(now - timedelta(seconds=half_life_s * DECAY_HORIZON))
     rows = db.execute(f"SELECT f.member_id, f.machine_class, f.seconds, f.ended_at {EFFECTIVE} "
                       "AND f.action = 'use' AND f.ended_at >= ?", [horizon]).fetchall()

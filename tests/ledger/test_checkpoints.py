@@ -97,3 +97,6 @@ def test_the_app_starts_periodic_jobs_only_outside_tests(instance: Path) -> None
 def test_a_bad_interval_is_refused(instance: Path) -> None:
     with pytest.raises(ValueError, match="interval must be positive"):
         periodic.Periodic(instance).register("x", lambda: None, 0)
+    (instance / "config.toml").write_text("ledger_checkpoint_interval_s = 0\n")
+    with pytest.raises(config.ConfigError, match="must be a positive number of seconds"):
+        create_app(instance=instance)

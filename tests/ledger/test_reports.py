@@ -34,6 +34,8 @@ def test_raw_and_decayed_hours_per_member_and_class(db) -> None:
         {1: {"fdm-small": 2.0}, 2: {"fdm-small": 0.5}}
     with pytest.raises(ValueError, match="half-life"):
         reports.decayed_usage_hours(db, NOW, 0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        reports.decayed_usage_hours(db, NOW.replace(tzinfo=None), DAY)
 
 
 def test_corrections_replace_what_they_correct(db) -> None:
