@@ -1,5 +1,5 @@
 """Ledger commands: fabhub ledger verify|proof|consistency|export|checkpoint|verify-export|
-balances|work|correct."""
+balances|work|correct|pseudonym|flags."""
 
 from __future__ import annotations
 
@@ -261,3 +261,40 @@ def correct_command(ctx: Context, entry: int, reason: str, to_user: str | None,
     except _errors() as exc:
         fail(str(exc))
     click.echo(f"recorded entry {made.index}: {reason} of entry {entry}")
+
+
+@ledger.command("pseudonym")
+@click.argument("username")
+@pass_ctx
+def pseudonym(ctx: Context, username: str) -> None:
+    """Show the pseudonym a member appears under, and the salt that proves it is theirs."""
+    from fabhub import members
+    from fabhub.ledger.entries import member_commitment
+    from fabhub.ledger.pseudonyms import opening
+
+    with ctx.db() as db:
+        member = members.require_member(db, username)
+        opened = opening(db, member.id)
+    if opened is None:
+        fail(f"{username} has no entry in the ledger yet")
+    salt, name = opened
+    if member_commitment(bytes.fromhex(salt), member.id) != name:
+        fail(f"the stored pseudonym of {username} does not match its salt: the pseudonym "
+             "table was altered")
+    click.echo(f"{name}\nsalt: {salt} (SHA-256 of 'fabhub member v1\\n' + salt + "
+               f"'{member.id}' gives the pseudonym)")
+
+
+@ledger.command("flags")
+@pass_ctx
+def flags_command(ctx: Context) -> None:
+    """List refused receipts that conflicted with one already recorded for their job."""
+    from fabhub.ledger.intake import flags
+
+    with ctx.db() as db:
+        found = flags(db)
+    if not found:
+        click.echo("no flagged receipts")
+    for flag in found:
+        click.echo(f"{flag['created_at']} job {flag['job_id']} node {flag['node_id']}: "
+                   f"{flag['reason']}")

@@ -57,13 +57,6 @@ def all_checkpoints(db: sqlite_utils.Database) -> list[StoredCheckpoint]:
     return [_row(r) for r in rows]
 
 
-def covering(db: sqlite_utils.Database, index: int) -> StoredCheckpoint | None:
-    """The oldest checkpoint that includes entry ``index``."""
-    row = db.execute("SELECT id, size, root, note, created_at FROM ledger_checkpoints "
-                     "WHERE size > ? ORDER BY id LIMIT 1", [index]).fetchone()
-    return _row(row) if row else None
-
-
 def _check_previous(db: sqlite_utils.Database, previous: StoredCheckpoint, size: int,
                     new_root: bytes, verifier: Verifier) -> None:
     try:

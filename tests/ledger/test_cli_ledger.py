@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fabhub.cli import main
@@ -90,6 +91,21 @@ def test_work_balances_and_corrections(db, instance: Path) -> None:
     assert "gina" in table and "work: repair" in table and "1.50" in table
     verified = run(instance, "verify")
     assert verified.exit_code == 0 and verified.output.startswith("OK: 3 entries")
+
+
+def test_pseudonym_and_flags(db, instance: Path) -> None:
+    from fabhub.ledger.intake import ReceiptConflict, record_receipt
+    from tests.ledger.conftest import expectation, node_key, receipt
+
+    assert "no entry in the ledger yet" in run(instance, "pseudonym", "ada").output
+    entry = record_receipt(db, receipt(), node_key()[1], expectation())
+    shown = run(instance, "pseudonym", "ada").output
+    assert shown.splitlines()[0] == entry.data["receiver"] and "salt: " in shown
+    assert run(instance, "flags").output.strip() == "no flagged receipts"
+    with pytest.raises(ReceiptConflict):
+        record_receipt(db, receipt(busy_s=1), node_key()[1], expectation())
+    assert "job 7 node 5: conflicts with the receipt recorded as entry 0" in \
+        run(instance, "flags").output
 
 
 def test_standalone_verifier_needs_no_database_or_web_framework(tmp_path: Path) -> None:
