@@ -151,7 +151,9 @@ def verify_ledger(db: sqlite_utils.Database, verifier: Verifier,
     """Verify the whole ledger against ``verifier`` (the trust's public key).
 
     With ``parallel``, a ledger of at least :data:`PARALLEL_FROM` entries in a file is
-    examined by two processes; the answer is the same either way.
+    examined by two processes (the second one forked); the answer is the same either
+    way. A caller inside a multi-threaded server should pass ``parallel=False`` or run
+    the check in its own process, since forking a threaded process is fragile.
     """
     report = VerifyReport()
     notes = _check_checkpoint_rows(db, verifier, report)
