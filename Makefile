@@ -39,6 +39,7 @@ $(BENCH_STAMP): setup.cfg pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		printrun pyserial platformdirs puremagic
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'pymerkle>=7,<8'
 	touch $@
 
 bench-venv: $(BENCH_STAMP) $(OCTOPRINT_STAMP)

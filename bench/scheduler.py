@@ -28,17 +28,34 @@ from pathlib import Path
 from fabhub.clock import iso_from_epoch, utc_now
 from fabhub.db import opened
 from fabhub.instance import init_instance
-from fabhub.jobs.machine_profile import dump_profile, example_profiles
-from fabhub.scheduling import LedgerUsage
 from fabhub.jobqueue.scheduler import SchedulerSettings, run_pass
+from fabhub.jobs.machine_profile import dump_profile, example_profiles
+from fabhub.jobs.receipts import utc_timestamp
+from fabhub.ledger import store
+from fabhub.ledger.entries import UseEvent
+from fabhub.scheduling import LedgerUsage
 
 REPEATS = 7
 
 
+def seed_ledger(db, now, members: int, per_member: int, rnd: random.Random) -> int:
+    """Append past ``use`` entries (the last 30 days) so fair share has history to read."""
+    machine_ids = [r[0] for r in db.execute("SELECT id FROM machines")]
+    events = []
+    for member in range(1, members + 1):
+        for _ in range(per_member):
+            began = now - timedelta(days=rnd.uniform(0.5, 30))
+            seconds = rnd.randint(600, 6 * 3600)
+            events.append(UseEvent(member_id=member, machine_id=rnd.choice(machine_ids),
+                                   seconds=seconds, began_at=utc_timestamp(began),
+                                   ended_at=utc_timestamp(began + timedelta(seconds=seconds))))
+    for start in range(0, len(events), 1000):
+        store.append(db, events[start:start + 1000])
+    return len(events)
+
+
 def build(path: Path, jobs: int, members: int, machines: int, seed: int) -> None:
     """Fill an instance with members, classes, machines, certifications, ledger use and jobs."""
-    from fabhub.ledger.bench_support import seed_use_entries
-
     rnd = random.Random(seed)
     init_instance(path)
     now = utc_now()
@@ -94,7 +111,9 @@ def build(path: Path, jobs: int, members: int, machines: int, seed: int) -> None
                         iso_from_epoch(start.timestamp() + 7200), start.timestamp(),
                         start.timestamp() + 7200, stamp])
     with opened(path / "fabhub.sqlite3") as db:
-        seed_use_entries(path, db, members=members, per_member=5, seed=seed)
+        entries = seed_ledger(db, now, members, per_member=5, rnd=rnd)
+    print(f"built {jobs} queued jobs, {members} members, {machines} machines, "
+          f"{entries} ledger entries")
 
 
 def time_pass(template: Path, work: Path) -> tuple[float, int, int]:
@@ -102,6 +121,8 @@ def time_pass(template: Path, work: Path) -> tuple[float, int, int]:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(template, work)
     with opened(work / "fabhub.sqlite3") as db:
+        # A hub's connection is warm: read the schema before the clock starts.
+        db.execute("SELECT count(*) FROM jobs").fetchone()
         started = time.perf_counter()
         summary = run_pass(db, utc_now(), SchedulerSettings(), LedgerUsage())
         elapsed = (time.perf_counter() - started) * 1000

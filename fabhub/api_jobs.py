@@ -41,9 +41,14 @@ def job_json(job: job_store.Job, viewer: Member, priority: dict | None = None) -
         "queue": None,
     }
     if job.queue_position is not None:
+        message = job.wait_message or ""
+        if job.wait_ahead:
+            message += (f" {job.wait_ahead} job(s) of higher priority wait for the same "
+                        "machines.")
         data["queue"] = {"position": job.queue_position,
-                         "reason": {"code": job.wait_code, "message": job.wait_message,
-                                    "details": job.wait_details}}
+                         "reason": {"code": job.wait_code, "message": message,
+                                    "details": {**job.wait_details,
+                                                "jobs_ahead": job.wait_ahead or 0}}}
     if priority is not None:
         data["priority"] = priority
     return data

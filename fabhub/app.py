@@ -10,7 +10,18 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fabhub import api_account, auth, config, errors, health, request_db
+from fabhub import (
+    api_access,
+    api_account,
+    api_jobs,
+    api_machines,
+    auth,
+    config,
+    errors,
+    health,
+    periodic,
+    request_db,
+)
 from fabhub.web import register as register_web
 
 
@@ -49,6 +60,8 @@ def create_app(
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(health.bp)
-    app.register_blueprint(api_account.bp)
+    for api in (api_account, api_jobs, api_machines, api_access):
+        app.register_blueprint(api.bp)
     register_web(app)
+    periodic.init_app(app)
     return app

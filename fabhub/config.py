@@ -62,6 +62,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PRIORITY_WEIGHT_AGE", float, 300.0, "Weight of the time-in-queue factor."),
     Setting("PRIORITY_WEIGHT_SIZE", float, 100.0, "Weight of the short-job factor."),
     Setting("PRIORITY_WEIGHT_BOOST", float, 2000.0, "Weight of a gatekeeper's manual boost."),
+    Setting("PERIODIC", bool, True,
+            "Run the periodic jobs (ledger checkpoints) in this hub; one process of a "
+            "multi-process server takes them."),
+    Setting("LEDGER_CHECKPOINT_INTERVAL_S", int, 3600,
+            "How often the hub signs a ledger checkpoint when the ledger has grown, in seconds."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

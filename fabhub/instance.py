@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fabhub import config, migrations
 from fabhub.db import opened
+from fabhub.ledger.keys import ensure_trust_key
 
 
 def init_instance(instance: Path) -> list[str]:
@@ -20,6 +21,9 @@ def init_instance(instance: Path) -> list[str]:
         done.append(f"created instance folder {instance}")
     if config.ensure_secret_key(instance):
         done.append("created the session-signing key (secret_key, mode 0600)")
+    key_line = ensure_trust_key(instance)
+    if key_line:
+        done.append(key_line)
     settings = config.load(instance)
     database = Path(settings["DATABASE"])
     is_new = not database.exists()

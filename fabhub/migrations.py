@@ -11,6 +11,9 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from fabhub.jobqueue.migrations import migrations as queue_migrations
+from fabhub.ledger import schema as ledger_schema
+
 migrations = Migrations("fabhub")
 
 
@@ -77,10 +80,8 @@ def m002_machines(db: sqlite_utils.Database) -> None:
     )
 
 
-from fabhub.jobqueue.migrations import migrations as queue_migrations  # noqa: E402
-
 # Component sets in the order they apply; a set may refer to tables of those before it.
-MIGRATION_SETS: tuple[Migrations, ...] = (migrations, queue_migrations)
+MIGRATION_SETS: tuple[Migrations, ...] = (migrations, ledger_schema.migrations, queue_migrations)
 
 
 def apply(db: sqlite_utils.Database) -> list[str]:

@@ -4,23 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
 from fabhub.clock import utc_now
 from fabhub.jobqueue.scheduler import PassSummary, SchedulerSettings, UsageSource, run_pass
 from fabhub.jobs.priority import PriorityWeights
-from fabhub.ledger import reports
+from fabhub.ledger import reports, store
 
 
 class LedgerUsage:
-    """Past machine use read from the commons ledger (corrections applied)."""
+    """Past machine use read from the commons ledger (corrections applied).
+
+    Decayed usage is cached for a minute per ledger size: the ledger only grows
+    (corrections are new entries), so a cached value is exact until the next
+    append, and a minute's decay at a half-life of days changes it by less than
+    one part in ten thousand.
+    """
+
+    _cache: ClassVar[dict[tuple, dict[int, float]]] = {}
+    CACHE_SLOT_S: ClassVar[int] = 60
 
     def decayed_hours(self, db: sqlite_utils.Database, now: datetime, half_life_s: float,
                       weights: Mapping[str, float]) -> dict[int, float]:
         """Member id -> decayed machine-hours weighted by machine class."""
-        return reports.decayed_usage_hours(db, now, half_life_s, weights)
+        database = db.execute("PRAGMA database_list").fetchone()[2]
+        key = (database, store.tree_size(db), int(now.timestamp() // self.CACHE_SLOT_S),
+               half_life_s, tuple(sorted(weights.items())))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = reports.decayed_usage_hours(db, now, half_life_s, weights)
+            self._cache.clear()
+            self._cache[key] = cached
+        return dict(cached)
 
     def hours_since(self, db: sqlite_utils.Database, since: datetime
                     ) -> dict[tuple[int, str], float]:

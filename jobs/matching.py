@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
 
 from fabhub.jobs.states import MachineState
 
 
-@dataclass(frozen=True)
-class Reservation:
+class Reservation(NamedTuple):
     """A member's booking of a machine for ``[start, end)`` (epoch seconds, UTC)."""
 
     machine_id: int
@@ -33,8 +34,7 @@ class Reservation:
     end: float
 
 
-@dataclass(frozen=True)
-class MachineSlot:
+class MachineSlot(NamedTuple):
     """A machine as the matcher sees it."""
 
     id: int
@@ -44,9 +44,11 @@ class MachineSlot:
     busy_until: float | None = None  # expected end of the current job, epoch seconds
 
 
-@dataclass(frozen=True)
-class WaitingJob:
-    """A queued job as the matcher sees it; ``priority`` is already computed."""
+class WaitingJob(NamedTuple):
+    """A queued job as the matcher sees it; ``priority`` is already computed.
+
+    (Named tuples rather than dataclasses: a pass builds ten thousand of them.)
+    """
 
     id: int
     member_id: int
@@ -82,14 +84,31 @@ class PassInput:
     weekly_room_s: Mapping[tuple[int, str], float] = field(default_factory=dict)
     known_classes: frozenset[str] | None = None
 
+    def bookings_of(self, machine_id: int) -> tuple[Reservation, ...]:
+        """The reservations of one machine (indexed once per pass)."""
+        index = self.__dict__.get("_bookings")
+        if index is None:
+            grouped: dict[int, list[Reservation]] = defaultdict(list)
+            for booking in self.reservations:
+                grouped[booking.machine_id].append(booking)
+            index = {machine: tuple(items) for machine, items in grouped.items()}
+            object.__setattr__(self, "_bookings", index)
+        return index.get(machine_id, ())
+
 
 @dataclass(frozen=True)
 class PassResult:
-    """The assignments made and the reason for every job left waiting, in priority order."""
+    """The assignments made and the reason for every job left waiting, in priority order.
+
+    ``ahead`` counts, per waiting job, the jobs of higher priority that wait for the
+    same machine class; waiting jobs share :class:`WaitReason` objects where their
+    reason is the same.
+    """
 
     assignments: tuple[tuple[int, int], ...]  # (job id, machine id)
     reasons: Mapping[int, WaitReason]
     order: tuple[int, ...]  # job ids, highest priority first
+    ahead: Mapping[int, int] = field(default_factory=dict)
 
 
 def queue_order(jobs: Iterable[WaitingJob]) -> list[WaitingJob]:
@@ -137,7 +156,9 @@ def _idle(_: WaitingJob, machine: MachineSlot, __: PassInput) -> str | None:
 
 
 def _not_reserved(job: WaitingJob, machine: MachineSlot, data: PassInput) -> str | None:
-    return "reserved" if reservation_blocks(job, machine.id, data.now, data.reservations) else None
+    bookings = data.bookings_of(machine.id)
+    return "reserved" if bookings and reservation_blocks(job, machine.id, data.now,
+                                                         bookings) else None
 
 
 # The hard requirements, in the order they are checked.
@@ -162,42 +183,22 @@ def rank_key(job: WaitingJob, machine: MachineSlot) -> tuple[int, int, int]:
             machine.id)
 
 
-@dataclass(frozen=True)
-class _Fitting:
-    """The machines of a class that fit a job, summarised once per class where possible."""
-
-    machines: list[MachineSlot]
-    eta: float | None
-    states: tuple[str, ...]
-    only_busy: bool
-
-    @classmethod
-    def of(cls, machines: list[MachineSlot]) -> _Fitting:
-        etas = [m.busy_until for m in machines if m.busy_until is not None]
-        return cls(
-            machines=machines,
-            eta=min(etas) if etas else None,
-            states=tuple(sorted({m.state.value for m in machines})),
-            only_busy=all(m.state in _WORKING for m in machines),
-        )
-
-
 _WORKING = frozenset({MachineState.BUSY, MachineState.PAUSED, MachineState.IDLE})
 
 
-def _busy_reason(fitting: _Fitting, ahead: int) -> WaitReason:
-    details: dict[str, object] = {"machines": len(fitting.machines),
-                                  "states": list(fitting.states), "jobs_ahead": ahead}
-    if fitting.eta is not None:
-        details["eta"] = fitting.eta
-    if fitting.only_busy:
-        message = f"All {len(fitting.machines)} fitting machine(s) are busy"
-        if ahead:
-            message += f"; {ahead} job(s) of higher priority wait for them too"
-        return WaitReason("machines_busy", message + ".", details)
-    states = ", ".join(fitting.states).replace("_", " ")
+def unavailable_reason(machines: list[MachineSlot]) -> WaitReason:
+    """Why none of ``machines`` (the ones that fit a job) can take it now."""
+    etas = [m.busy_until for m in machines if m.busy_until is not None]
+    states = sorted({m.state.value for m in machines})
+    details: dict[str, object] = {"machines": len(machines), "states": states}
+    if etas:
+        details["eta"] = min(etas)
+    if all(m.state in _WORKING for m in machines):
+        return WaitReason("machines_busy",
+                          f"All {len(machines)} fitting machine(s) are busy.", details)
+    listed = ", ".join(states).replace("_", " ")
     return WaitReason("machines_unavailable",
-                      f"No fitting machine is available now ({states}).", details)
+                      f"No fitting machine is available now ({listed}).", details)
 
 
 def schedule(data: PassInput) -> PassResult:
@@ -212,14 +213,15 @@ def schedule(data: PassInput) -> PassResult:
     }
     room = dict(data.weekly_room_s)
     ahead: dict[str, int] = defaultdict(int)
+    waiting_ahead: dict[int, int] = {}
     assignments: list[tuple[int, int]] = []
     reasons: dict[int, WaitReason] = {}
-    summaries: dict[str, _Fitting] = {}
+    summaries: dict[str, WaitReason] = {}
     for job in order:
         reason = _job_level_reason(job, data, by_class, room)
         if reason is None:
             machine, reason = _pick_machine(job, data, free.get(job.machine_class, []),
-                                            by_class[job.machine_class], ahead, summaries)
+                                            by_class[job.machine_class], summaries)
             if machine is not None:
                 assignments.append((job.id, machine.id))
                 free[job.machine_class].remove(machine)
@@ -229,8 +231,20 @@ def schedule(data: PassInput) -> PassResult:
                 continue
         assert reason is not None
         reasons[job.id] = reason
+        waiting_ahead[job.id] = ahead[job.machine_class]
         ahead[job.machine_class] += 1
-    return PassResult(tuple(assignments), reasons, tuple(j.id for j in order))
+    return PassResult(tuple(assignments), reasons, tuple(j.id for j in order), waiting_ahead)
+
+
+@lru_cache(maxsize=1024)
+def _class_reason(code: str, machine_class: str) -> WaitReason:
+    """The shared reason object for a class-wide obstacle (one per class and code)."""
+    messages = {
+        "no_machine_in_class": f"The lab has no machine of class {machine_class!r}.",
+        "not_certified": f"You are not certified for {machine_class!r} machines yet; "
+                         "ask a gatekeeper.",
+    }
+    return WaitReason(code, messages[code], {"machine_class": machine_class})
 
 
 def _job_level_reason(
@@ -240,19 +254,16 @@ def _job_level_reason(
     """Reasons that hold for every machine: unknown class, certification, quota, no fit."""
     cls = job.machine_class
     if (data.known_classes is not None and cls not in data.known_classes) or cls not in by_class:
-        return WaitReason("no_machine_in_class",
-                          f"The lab has no machine of class {cls!r}.", {"machine_class": cls})
-    if cls not in data.certified.get(job.member_id, frozenset()):
-        return WaitReason("not_certified",
-                          f"You are not certified for {cls!r} machines yet; ask a gatekeeper.",
-                          {"machine_class": cls})
+        return _class_reason("no_machine_in_class", cls)
+    if cls not in data.certified.get(job.member_id, ()):
+        return _class_reason("not_certified", cls)
     left = room.get((job.member_id, cls))
     if left is not None and job.duration_s > left:
         return WaitReason("over_quota",
                           f"This job would take you over your weekly hours on {cls!r} machines.",
                           {"machine_class": cls, "room_s": max(left, 0.0),
                            "job_s": job.duration_s})
-    if all(m.id in job.unfit_machines for m in by_class[cls]):
+    if job.unfit_machines and all(m.id in job.unfit_machines for m in by_class[cls]):
         return WaitReason("no_fitting_machine",
                           job.unfit_reason or f"No {cls!r} machine can run this file.",
                           {"machine_class": cls})
@@ -261,7 +272,7 @@ def _job_level_reason(
 
 def _pick_machine(
     job: WaitingJob, data: PassInput, free: list[MachineSlot], in_class: list[MachineSlot],
-    ahead: Mapping[str, int], summaries: dict[str, _Fitting],
+    summaries: dict[str, WaitReason],
 ) -> tuple[MachineSlot | None, WaitReason | None]:
     failures = [(m, first_failure(job, m, data)) for m in free]
     passing = [m for m, failure in failures if failure is None]
@@ -269,16 +280,16 @@ def _pick_machine(
         return min(passing, key=lambda m: rank_key(job, m)), None
     reserved = [m for m, failure in failures if failure == "reserved"]
     if reserved and all(f in ("reserved", "does_not_fit") for _, f in failures):
-        booking = reservation_blocks(job, reserved[0].id, data.now, data.reservations)
+        booking = reservation_blocks(job, reserved[0].id, data.now,
+                                     data.bookings_of(reserved[0].id))
         assert booking is not None
         return None, WaitReason(
             "reserved", "The fitting idle machine(s) are reserved by another member.",
             {"machine_id": booking.machine_id, "until": booking.end},
         )
     if job.unfit_machines:
-        fitting = _Fitting.of([m for m in in_class if m.id not in job.unfit_machines])
-    else:
-        # Most jobs fit every machine of their class: share the class's summary.
-        fitting = summaries.get(job.machine_class) or _Fitting.of(in_class)
-        summaries[job.machine_class] = fitting
-    return None, _busy_reason(fitting, ahead[job.machine_class])
+        return None, unavailable_reason([m for m in in_class if m.id not in job.unfit_machines])
+    # Most jobs fit every machine of their class: they share the class's reason.
+    if job.machine_class not in summaries:
+        summaries[job.machine_class] = unavailable_reason(in_class)
+    return None, summaries[job.machine_class]

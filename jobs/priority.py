@@ -61,6 +61,15 @@ class PriorityBreakdown:
         return {**parts, "total": round(self.total, 3)}
 
 
+def priority_total(usage_hours: float, waited_s: float, duration_s: float, boost: float,
+                   weights: PriorityWeights) -> float:
+    """The same total as :func:`compute_priority`, without the breakdown (for whole queues)."""
+    return (weights.fair_share * 2.0 ** (-max(usage_hours, 0.0) / weights.share_hours)
+            + weights.age * min(max(waited_s, 0.0) / weights.age_saturation_s, 1.0)
+            + weights.size * (1.0 - min(max(duration_s, 0.0) / weights.size_saturation_s, 1.0))
+            + weights.boost * min(max(boost, 0.0), 1.0))
+
+
 def compute_priority(
     usage_hours: float, waited_s: float, duration_s: float, boost: float,
     weights: PriorityWeights,

@@ -28,7 +28,7 @@ JOB_COLUMNS = (
     "j.id, j.member_id, m.username, j.file_sha256, j.name, j.machine_class, j.material, "
     "j.preferred_machine_id, j.state, j.machine_id, j.estimated_s, j.analysis_version, "
     "j.boost, j.submitted_at, j.updated_at, j.assigned_at, j.started_at, j.ended_at, "
-    "j.queue_position, j.wait_code, j.wait_message, j.wait_details"
+    "j.queue_position, j.wait_code, j.wait_message, j.wait_details, j.wait_ahead"
 )
 JOB_SELECT = f"SELECT {JOB_COLUMNS} FROM jobs j JOIN members m ON m.id = j.member_id"
 
@@ -59,6 +59,7 @@ class Job:
     wait_code: str | None
     wait_message: str | None
     wait_details: dict[str, Any] = field(default_factory=dict)
+    wait_ahead: int | None = None
 
 
 def _from_row(row: Any) -> Job:
@@ -129,7 +130,8 @@ def transition(db: sqlite_utils.Database, job_id: int, target: JobState | str, *
     now = utc_now_iso()
     sets = {"state": goal.value, "updated_at": now, **columns}
     if goal is not JobState.QUEUED:
-        sets.update(queue_position=None, wait_code=None, wait_message=None, wait_details=None)
+        sets.update(queue_position=None, wait_code=None, wait_message=None, wait_details=None,
+                    wait_ahead=None)
     assignments = ", ".join(f"{name} = ?" for name in sets)
     with db.atomic():
         cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",

@@ -84,6 +84,7 @@ def q001_queue(db: sqlite_utils.Database) -> None:
             wait_code TEXT,
             wait_message TEXT,
             wait_details TEXT,
+            wait_ahead INTEGER,
             UNIQUE (member_id, idempotency_key)
         );
         CREATE INDEX jobs_state ON jobs(state);

@@ -25,12 +25,17 @@ from fabhub.jobqueue.classes import class_weights
 from fabhub.jobs.matching import (
     MachineSlot,
     PassInput,
+    PassResult,
     Reservation,
     WaitingJob,
-    WaitReason,
     schedule,
 )
-from fabhub.jobs.priority import PriorityBreakdown, PriorityWeights, compute_priority
+from fabhub.jobs.priority import (
+    PriorityBreakdown,
+    PriorityWeights,
+    compute_priority,
+    priority_total,
+)
 from fabhub.jobs.states import MachineState
 
 
@@ -96,17 +101,28 @@ def _weekly_room(db: sqlite_utils.Database, now: datetime, usage: UsageSource,
     return room
 
 
+QUEUED_COLUMNS = (
+    "id, member_id, machine_class, estimated_s, submitted_epoch, material, "
+    "preferred_machine_id, boost, queue_position, wait_code, wait_message, wait_details, "
+    "wait_ahead"
+)
+
+
+def _tuples(db: sqlite_utils.Database, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows as plain tuples: a pass reads ten thousand of them, named rows cost too much."""
+    cursor = db.conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(sql, params or []).fetchall()
+
+
 def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
-                    usage: UsageSource) -> tuple[PassInput, list]:
-    """Read everything a pass needs; return it with the queued rows (for change detection)."""
+                    usage: UsageSource) -> tuple[PassInput, list[tuple]]:
+    """Read everything a pass needs; return it with the queued rows (``QUEUED_COLUMNS``)."""
     now_epoch = now.timestamp()
-    rows = db.execute(
-        "SELECT id, member_id, machine_class, estimated_s, submitted_epoch, material, "
-        "preferred_machine_id, boost, queue_position, wait_code, wait_message, wait_details "
-        "FROM jobs WHERE state = 'queued'").fetchall()
+    rows = _tuples(db, f"SELECT {QUEUED_COLUMNS} FROM jobs WHERE state = 'queued'")
     unfit: dict[int, dict[int, str]] = {}
-    for job_id, machine_id, reason in db.execute(
-            "SELECT u.job_id, u.machine_id, u.reason FROM job_unfit u JOIN jobs j "
+    for job_id, machine_id, reason in _tuples(
+            db, "SELECT u.job_id, u.machine_id, u.reason FROM job_unfit u JOIN jobs j "
             "ON j.id = u.job_id WHERE j.state = 'queued'"):
         unfit.setdefault(job_id, {})[machine_id] = reason
     active = db.execute(
@@ -123,19 +139,19 @@ def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: Schedule
         for r in db.execute("SELECT id, machine_class, state, loaded_material FROM machines"))
     weights = class_weights(db)
     decayed = usage.decayed_hours(db, now, settings.half_life_s, weights)
+    w = settings.weights
     jobs = tuple(
-        WaitingJob(
-            id=r["id"], member_id=r["member_id"], machine_class=r["machine_class"],
-            duration_s=r["estimated_s"], submitted_at=r["submitted_epoch"],
-            priority=priority_of(r, decayed, now_epoch, settings).total,
-            material=r["material"], preferred_machine_id=r["preferred_machine_id"],
-            unfit_machines=frozenset(unfit.get(r["id"], ())),
-            unfit_reason=next(iter(unfit[r["id"]].values()), "") if r["id"] in unfit else "",
-        )
-        for r in rows)
+        WaitingJob(job_id, member_id, machine_class, estimated_s, submitted,
+                   priority_total(decayed.get(member_id, 0.0), now_epoch - submitted,
+                                  estimated_s, boost, w),
+                   material, preferred,
+                   frozenset(unfit[job_id]) if job_id in unfit else frozenset(),
+                   next(iter(unfit[job_id].values())) if job_id in unfit else "")
+        for (job_id, member_id, machine_class, estimated_s, submitted, material, preferred,
+             boost, *_) in rows)
     reservations = tuple(
-        Reservation(r[0], r[1], r[2], r[3]) for r in db.execute(
-            "SELECT machine_id, member_id, start_epoch, end_epoch FROM reservations "
+        Reservation(*r) for r in _tuples(
+            db, "SELECT machine_id, member_id, start_epoch, end_epoch FROM reservations "
             "WHERE cancelled_at IS NULL AND end_epoch > ?", [now_epoch]))
     data = PassInput(
         now=now_epoch, jobs=jobs, machines=machines,
@@ -146,9 +162,19 @@ def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: Schedule
     return data, rows
 
 
-def _reason_columns(position: int, reason: WaitReason) -> tuple:
-    return (position, reason.code, reason.message,
-            json.dumps(dict(reason.details), sort_keys=True))
+def _reason_rows(result: PassResult, stored: Mapping[int, tuple]) -> list[tuple]:
+    """Rows (position, code, message, details, ahead, job id) for reasons that changed."""
+    encoded: dict[int, str] = {}  # jobs share reason objects: encode each once
+    changes = []
+    for position, job_id in enumerate((j for j in result.order if j in result.reasons), 1):
+        reason = result.reasons[job_id]
+        details = encoded.get(id(reason))
+        if details is None:
+            details = encoded[id(reason)] = json.dumps(dict(reason.details), sort_keys=True)
+        columns = (position, reason.code, reason.message, details, result.ahead[job_id])
+        if stored[job_id] != columns:
+            changes.append((*columns, job_id))
+    return changes
 
 
 def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
@@ -158,26 +184,19 @@ def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettin
     with write_lock(db):
         data, rows = load_pass_input(db, now, settings, usage)
         result = schedule(data)
-        for job_id, machine_id in result.assignments:
-            db.execute("UPDATE jobs SET state = 'assigned', machine_id = ?, assigned_at = ?, "
-                       "updated_at = ?, queue_position = NULL, wait_code = NULL, "
-                       "wait_message = NULL, wait_details = NULL "
-                       "WHERE id = ? AND state = 'queued'", [machine_id, stamp, stamp, job_id])
-            db.execute("INSERT INTO job_events (job_id, at, from_state, to_state, actor_kind, "
-                       "reason) VALUES (?, ?, 'queued', 'assigned', 'scheduler', ?)",
-                       [job_id, stamp, f"assigned to machine {machine_id}"])
-        stored = {r["id"]: (r["queue_position"], r["wait_code"], r["wait_message"],
-                            r["wait_details"]) for r in rows}
-        changes = []
-        position = 0
-        for job_id in result.order:
-            reason = result.reasons.get(job_id)
-            if reason is None:
-                continue
-            position += 1
-            columns = _reason_columns(position, reason)
-            if stored[job_id] != columns:
-                changes.append((*columns, job_id))
+        db.conn.executemany(
+            "UPDATE jobs SET state = 'assigned', machine_id = ?, assigned_at = ?, "
+            "updated_at = ?, queue_position = NULL, wait_code = NULL, wait_message = NULL, "
+            "wait_details = NULL, wait_ahead = NULL WHERE id = ? AND state = 'queued'",
+            [(machine_id, stamp, stamp, job_id) for job_id, machine_id in result.assignments])
+        db.conn.executemany(
+            "INSERT INTO job_events (job_id, at, from_state, to_state, actor_kind, reason) "
+            "VALUES (?, ?, 'queued', 'assigned', 'scheduler', ?)",
+            [(job_id, stamp, f"assigned to machine {machine_id}")
+             for job_id, machine_id in result.assignments])
+        stored = {r[0]: r[8:13] for r in rows}
+        changes = _reason_rows(result, stored)
         db.conn.executemany("UPDATE jobs SET queue_position = ?, wait_code = ?, "
-                            "wait_message = ?, wait_details = ? WHERE id = ?", changes)
+                            "wait_message = ?, wait_details = ?, wait_ahead = ? WHERE id = ?",
+                            changes)
     return PassSummary(len(rows), result.assignments, len(changes))

@@ -81,8 +81,8 @@ def printer(gina: Api) -> int:
     """One idle FDM printer of class fdm-small."""
     assert gina.post("/api/v1/machine-classes",
                      {"name": "fdm-small", "kind": "fdm"}).status_code == 201
-    created = gina.post("/api/v1/machines", {"name": "Prusa 1",
-                                             "profile": dump_profile(example_profile("fdm-marlin"))})
+    profile = dump_profile(example_profile("fdm-marlin"))
+    created = gina.post("/api/v1/machines", {"name": "Prusa 1", "profile": profile})
     assert created.status_code == 201, created.get_json()
     machine_id = created.get_json()["id"]
     assert gina.post(f"/api/v1/machines/{machine_id}/state", {"state": "idle"}).status_code == 200

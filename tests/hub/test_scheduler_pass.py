@@ -100,7 +100,7 @@ def test_concurrent_passes_never_assign_twice(instance: Path) -> None:
         try:
             for _ in range(5):
                 run_pass(own, utc_now(), SchedulerSettings(), FixedUsage())
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             own.conn.close()

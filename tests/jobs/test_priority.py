@@ -50,3 +50,11 @@ def test_bad_weights_are_refused() -> None:
         PriorityWeights(age=-1)
     with pytest.raises(ValueError, match="share_hours must be more than zero"):
         PriorityWeights(share_hours=0)
+
+
+@given(hours, seconds, seconds, boosts)
+def test_fast_total_equals_the_breakdown_total(usage, waited, duration, boost) -> None:
+    from fabhub.jobs.priority import priority_total
+
+    assert priority_total(usage, waited, duration, boost, W) == pytest.approx(
+        compute_priority(usage, waited, duration, boost, W).total)
