@@ -9,6 +9,7 @@ either stored whole (file, job, history, fit) or refused with nothing changed.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -233,7 +234,15 @@ def submit_job(db: sqlite_utils.Database, files_dir: Path, member: Member, uploa
     except BaseException:
         files.discard(spooled)
         raise
-    return _insert(db, member, request, spooled, analysis, material, unfit.reasons), True
+    try:
+        return _insert(db, member, request, spooled, analysis, material, unfit.reasons), True
+    except sqlite3.IntegrityError:
+        # The same idempotency key won a race with this request: answer with its job.
+        row = db.execute("SELECT id FROM jobs WHERE member_id = ? AND idempotency_key = ?",
+                         [member.id, request.idempotency_key]).fetchone()
+        if row is None:
+            raise
+        return get_job(db, row["id"]), False
 
 
 def _insert(db: sqlite_utils.Database, member: Member, request: Submission,
