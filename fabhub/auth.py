@@ -28,9 +28,16 @@ def current_member() -> Member | None:
     return g.get("member")
 
 
+NODE_PREFIX = "/node/"
+
+
 def _load_member() -> None:
     g.member = None
     g.via_token = False
+    if request.path.startswith(NODE_PREFIX):
+        # Nodes authenticate with their own tokens (fabhub.api_node); no cookies there.
+        g.via_token = True
+        return
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, redirect, render_template, request, 
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from fabhub.jobs.states import IllegalTransition
 from fabhub.problems import Problem
 
 JSON_PREFIXES: tuple[str, ...] = ("/api/", "/node/", "/healthz")
@@ -105,9 +106,15 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response(500, "internal_error", InternalServerError.description)
 
 
+def handle_illegal_transition(exc: IllegalTransition) -> Response:
+    """A state change the job's current state does not allow (it changed meanwhile)."""
+    return error_response(409, "conflict", str(exc))
+
+
 def init_app(app: Flask) -> None:
     """Install fabhub's error handlers on ``app``."""
     app.register_error_handler(Problem, handle_problem)
+    app.register_error_handler(IllegalTransition, handle_illegal_transition)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

@@ -13,6 +13,7 @@ from sqlite_utils import Migrations
 
 from fabhub.jobqueue.migrations import migrations as queue_migrations
 from fabhub.ledger import schema as ledger_schema
+from fabhub.nodes.migrations import migrations as node_migrations
 
 migrations = Migrations("fabhub")
 
@@ -81,7 +82,9 @@ def m002_machines(db: sqlite_utils.Database) -> None:
 
 
 # Component sets in the order they apply; a set may refer to tables of those before it.
-MIGRATION_SETS: tuple[Migrations, ...] = (migrations, ledger_schema.migrations, queue_migrations)
+MIGRATION_SETS: tuple[Migrations, ...] = (
+    migrations, ledger_schema.migrations, queue_migrations, node_migrations,
+)
 
 
 def apply(db: sqlite_utils.Database) -> list[str]:
