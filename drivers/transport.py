@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import select
 import threading
 import time
 
@@ -55,6 +57,8 @@ class Transport:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise _open_error(port, exc) from exc
         self.bytes_written = 0
+        # Device paths read straight from the descriptor: all waiting bytes in one call.
+        self._fd: int | None = None if is_url else self._serial.fileno()
 
     def write(self, data: bytes) -> None:
         """Write ``data`` whole; raise :class:`DeviceGone` if the link is gone."""
@@ -79,15 +83,25 @@ class Transport:
                 del self._buffer[:end + 1 if cut >= 0 else end]
                 return line
             try:
-                waiting = self._serial.in_waiting
-                chunk = self._serial.read(waiting or 1)
-            except (serial.SerialException, OSError, TypeError) as exc:
+                chunk = self._read_some(max(deadline - time.monotonic(), 0.0))
+            except (serial.SerialException, OSError, TypeError, ValueError) as exc:
                 raise DeviceGone(f"{self.port} vanished (unplugged, powered off or reset?): "
                                  f"{exc}") from exc
             if chunk:
                 self._buffer += chunk
             elif time.monotonic() >= deadline:
                 return None
+
+    def _read_some(self, wait: float) -> bytes:
+        if self._fd is None:
+            return self._serial.read(self._serial.in_waiting or 1)
+        ready, _, _ = select.select([self._fd], [], [], min(wait, READ_SLICE_S))
+        if not ready:
+            return b""
+        chunk = os.read(self._fd, 4096)
+        if not chunk:
+            raise OSError("the device reports data but none came (disconnected?)")
+        return chunk
 
     def discard_input(self) -> None:
         """Forget whatever the device sent that was not read yet."""

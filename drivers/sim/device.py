@@ -54,7 +54,7 @@ class PtyDevice:
         self._stop = threading.Event()
         self._rx_clock = 0.0
         self._tx_lock = threading.Lock()
-        self._tx_queue: deque[bytes] = deque()
+        self._tx_queue: deque[tuple[float, bytes]] = deque()
         self._tx_cond = threading.Condition()
         self._threads: list[threading.Thread] = []
 
@@ -124,7 +124,7 @@ class PtyDevice:
         data = text.encode("latin-1", "replace") + self.line_ending
         if self.rate:
             with self._tx_cond:
-                self._tx_queue.append(data)
+                self._tx_queue.append((time.monotonic(), data))
                 self._tx_cond.notify()
         else:
             self._write(data)
@@ -150,8 +150,9 @@ class PtyDevice:
                     self._tx_cond.wait(0.1)
                 if self._stop.is_set():
                     return
-                data = self._tx_queue.popleft()
-            clock = max(clock, time.monotonic()) + len(data) / self.rate
+                queued_at, data = self._tx_queue.popleft()
+            # The wire is busy until ``clock``; oversleeping must not slow the link down.
+            clock = max(clock, queued_at) + len(data) / self.rate
             delay = clock - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -176,10 +177,11 @@ class PtyDevice:
         if not self.rate:
             self._buffer(self.on_arrival(chunk))
             return
+        sent_at = time.monotonic()
         step = 16
         for start in range(0, len(chunk), step):
             piece = chunk[start:start + step]
-            self._rx_clock = max(self._rx_clock, time.monotonic()) + len(piece) / self.rate
+            self._rx_clock = max(self._rx_clock, sent_at) + len(piece) / self.rate
             delay = self._rx_clock - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

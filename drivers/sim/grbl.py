@@ -140,7 +140,7 @@ class GrblSim(PtyDevice):
 
     def _duration(self, block: Block) -> float:
         if block.dwell_s:
-            return block.dwell_s
+            return block.dwell_s * self.motion_time_scale
         if not self.motion_time_scale or not block.target or block.feed <= 0:
             return 0.0
         distance = sum((block.target[a] - self.position[a]) ** 2 for a in "XYZ") ** 0.5
