@@ -111,8 +111,9 @@ class FlowMixin:
         except DeviceGone as exc:
             self._warn(str(exc))  # the reader thread notices too and closes the driver
 
-    def _ack(self: Driver, error: str | None = None) -> Sent | None:
-        """Under the lock: the firmware answered the oldest line in flight."""
+    def _ack(self: Driver, error: str | None = None, count: bool = True) -> Sent | None:
+        """Under the lock: the firmware answered the oldest line in flight (``count``:
+        and so executed it, if it is a job line)."""
         if not self._inflight:
             self._warn("the firmware acknowledged a line that was not in flight; ignored")
             return None
@@ -121,17 +122,23 @@ class FlowMixin:
         self._alone -= item.alone
         self._last_activity = time.monotonic()
         self._tickled = False
-        job = self._job
-        if item.kind == "job" and not item.doomed and job is not None and job.result is None:
-            job.ack(item.index)
-            if job.complete and not job.stopping:
-                self._job_acked_all(job)
+        if count and item.kind == "job" and not item.doomed:
+            self._acked_through(item.index)
         if item.reply is not None:
             item.reply.error = error
             item.reply.done.set()
         self._changed.notify_all()
         self._pump()
         return item
+
+    def _acked_through(self: Driver, index: int) -> None:
+        """Under the lock: the firmware has executed the job's commands up to ``index``."""
+        job = self._job
+        if job is None or job.result is not None or index <= job.acked_index:
+            return
+        job.ack(index)
+        if job.complete and not job.stopping:
+            self._job_acked_all(job)
 
     def _job_acked_all(self: Driver, job: object) -> None:
         """Under the lock: the firmware acknowledged the job's last line."""

@@ -94,7 +94,11 @@ class ReprapDriver(Driver):
         if job is None or job.result is not None or job.stopping:
             return
         head = self._inflight[0] if self._inflight else None
-        if number > job.next_index:
+        # "Resend: n" also says that every line before n was executed.
+        self._acked_through(min(number, job.next_index + 1) - 2)
+        if number == job.next_index + 1:
+            return  # it has every line we sent; this answers a duplicate
+        if number > job.next_index + 1:
             # The firmware's line counter is ahead of ours (a lost M110): resynchronise it
             # and send the rejected line again.
             if head is None or head.kind != "job" or head.number is None:
@@ -116,12 +120,17 @@ class ReprapDriver(Driver):
                              f"{len(self._history)} lines kept for resends")
             return
         job.resends += 1
+        self._rewind(number)
+
+    def _rewind(self, number: int) -> None:
+        """Under the lock: send the job again from line ``number``."""
+        assert self._job is not None
         self._epoch += 1
         self._resend_target = number
         for item in self._inflight:
             if item.kind == "job" and item.number is not None and item.number >= number:
                 item.doomed = True
-        self._resend_next, self._resend_last = number, job.next_index
+        self._resend_next, self._resend_last = number, self._job.next_index
 
     def _fail_comms(self, reason: str) -> None:
         self._drop_inflight(reason)
@@ -156,15 +165,27 @@ class ReprapDriver(Driver):
     def _on_ok(self, text: str) -> None:
         temperatures = parse_temperatures(text) if "T:" in text else {}
         if temperatures and self._tickled and any(i.kind == "tickle" for i in self._inflight):
-            # The answer to the tickle: the firmware has dealt with everything sent before.
-            while self._inflight:
-                item = self._ack()
-                if item is None or item.kind == "tickle":
-                    break
+            self._tickle_answered()
         else:
             self._ack()
         if temperatures:
             self._update_telemetry(temperatures=temperatures)
+
+    def _tickle_answered(self) -> None:
+        """The firmware answered the tickle, so it has dealt with every line sent before;
+        whether lost lines or lost acknowledgements caused the silence, numbered lines go
+        out again (the firmware executes what it lacks and asks past what it has)."""
+        uncertain: list[int] = []
+        while self._inflight:
+            item = self._ack(count=not self.profile.lines.line_numbers)
+            if item is None or item.kind == "tickle":
+                break
+            if item.kind == "job" and not item.doomed and item.number is not None:
+                uncertain.append(item.number)
+        job = self._job
+        if uncertain and job is not None and job.result is None and not job.stopping:
+            self._rewind(min(uncertain))
+            self._pump()
 
     def _on_error(self, message: str) -> None:
         if self._is_fatal(message):

@@ -27,11 +27,13 @@ class MarlinSim(PtyDevice):
 
     def __init__(self, *, baud: int | None = None, faults: Faults | None = None,
                  command_time_s: float = 0.0, motion_time_scale: float = 0.0,
-                 capabilities: dict[str, int] | None = None) -> None:
+                 capabilities: dict[str, int] | None = None,
+                 busy_interval_s: float = BUSY_INTERVAL_S) -> None:
         super().__init__(baud=baud, faults=faults, rx_buffer_bytes=127,
                          command_time_s=command_time_s)
         self.capabilities = dict(CAPABILITIES if capabilities is None else capabilities)
         self.motion_time_scale = motion_time_scale
+        self.busy_interval_s = busy_interval_s
         self.last_n = 0
         self.halted = False
         self.resend_requests = 0
@@ -118,11 +120,10 @@ class MarlinSim(PtyDevice):
             self.send("Error:Thermal Runaway, system stopped! Heater_ID: 0")
             self._kill("Printer halted. kill() called!")
             return
-        self.execute(text, acknowledge=number not in self.faults.lose_ok)
-        self.executed_numbered.append((number, text))
+        self.execute(text, acknowledge=number not in self.faults.lose_ok, number=number)
 
-    def execute(self, text: str, acknowledge: bool = True) -> None:
-        """Run one command and reply to it."""
+    def execute(self, text: str, acknowledge: bool = True, number: int | None = None) -> None:
+        """Run one command (line ``number``, if numbered) and reply to it."""
         self.received_commands.append(text)
         word = command_word(text)
         params = {k: float(v) for k, v in _PARAM.findall(text.upper()[len(word):])}
@@ -130,6 +131,8 @@ class MarlinSim(PtyDevice):
         if word == "M112":
             return
         self.executed.append(text)
+        if number is not None:
+            self.executed_numbered.append((number, text))
         if acknowledge:
             self.send("ok" + (f" {reply}" if reply else ""))
 
@@ -170,7 +173,7 @@ class MarlinSim(PtyDevice):
     def _busy_wait(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            time.sleep(min(left, BUSY_INTERVAL_S))
+            time.sleep(min(left, self.busy_interval_s))
             if end - time.monotonic() > 0:
                 self.send("echo:busy: processing")
 
