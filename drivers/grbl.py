@@ -68,11 +68,11 @@ class GrblDriver(Driver):
                            int(code) if code else None)
         elif self._re_alarm is not None and (found := self._re_alarm.match(text)):
             self._on_alarm(int(found.group("code")))
-        elif text.startswith("<"):
-            self._on_status(text)
+        elif (telemetry := parse_grbl_status(text)) is not None:
+            self._on_status(telemetry)
         elif self._re_startup.match(text):
             self._on_startup(text)
-        elif self._inflight and len(text) <= GARBLED_ACK_MAX_CHARS and not text.startswith("["):
+        elif self._inflight and len(text) <= GARBLED_ACK_MAX_CHARS:
             self._warn(f"unreadable reply {text!r} taken as the acknowledgement it stands for")
             self._ack()
         else:
@@ -109,11 +109,7 @@ class GrblDriver(Driver):
                         "after checking the machine")
         self._finish_job(ev.FAILED, message)
 
-    def _on_status(self, text: str) -> None:
-        telemetry = parse_grbl_status(text)
-        if telemetry is None:
-            self._warn(f"unreadable status report {text!r}")
-            return
+    def _on_status(self, telemetry: ev.Telemetry) -> None:
         self.telemetry = telemetry
         self._status_count += 1
         self._emit(telemetry)

@@ -99,15 +99,23 @@ class Bridge:
             return
         if self.corrupt and NUMBERED.match(line) and b"*" in line \
                 and self.random.random() < self.corrupt:
-            # Change one byte before the checksum: the Virtual Printer's reader thread
-            # dies on a checksum field that is not a number, which real Marlin survives.
-            where = self.random.randrange(line.rindex(b"*"))
-            replacement = line[where]
-            while replacement in (line[where], 42):  # never the byte itself, never '*'
-                replacement = self.random.randrange(33, 127)
-            line = line[:where] + bytes([replacement]) + line[where + 1:]
+            line = self.garble(line)
         self.record("RX", line.decode("latin-1").rstrip())
         self.printer.write(line)
+
+    def garble(self, line: bytes) -> bytes:
+        """``line`` with one byte before the checksum changed. Never the checksum field
+        (the Virtual Printer's reader thread dies on one that is not a number, which real
+        Marlin survives) and never into "M112", which its emergency parser would obey
+        whatever the checksum says."""
+        while True:
+            where = self.random.randrange(line.rindex(b"*"))
+            replacement = self.random.randrange(33, 127)
+            if replacement in (line[where], 42):  # the same byte, or '*'
+                continue
+            garbled = line[:where] + bytes([replacement]) + line[where + 1:]
+            if b"M112" not in garbled:
+                return garbled
 
     def pty_to_printer(self) -> None:
         buffer = b""
