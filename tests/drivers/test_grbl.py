@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from fabhub.drivers import events as ev, open_driver
+from fabhub.drivers import events as ev
+from fabhub.drivers import open_driver
 from fabhub.drivers.sim import Faults, GrblSim
 from tests.drivers.conftest import Events, wait_until
 
@@ -68,7 +69,7 @@ def test_character_counting_never_overflows_the_receive_buffer() -> None:
 
 def test_settings_are_sent_alone_so_no_byte_is_lost_to_the_eeprom_write() -> None:
     lines = grbl_lines(60)
-    job = lines[:30] + ["$110=600", "$111=600"] + lines[30:]
+    job = [*lines[:30], "$110=600", "$111=600", *lines[30:]]
     with GrblSim(command_time_s=0.001) as sim:
         driver = open_driver(sim.path, "grbl")
         assert driver.stream(job, timeout=60).outcome == "completed"

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from fabhub.drivers import events as ev, open_driver
+from fabhub.drivers import events as ev
+from fabhub.drivers import open_driver
 from fabhub.drivers.sim.octoprint_peer import OctoPrintPeer
 from tests.drivers.conftest import Events, echo_lines, wait_until
 
