@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from fabhub.drivers import Driver
 from fabhub.drivers import events as ev
+from fabhub.drivers.sim import PtyDevice
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,6 +82,28 @@ def octoprint_python() -> str:
             return candidate
     pytest.fail("OctoPrint's python was not found: run 'make octoprint-venv' (make test does) "
                 "or set FABHUB_OCTOPRINT_PYTHON to a python that has the octoprint package")
+
+
+def emergency_stop_from_another_thread(driver: Driver) -> float:
+    """Call ``driver.emergency_stop()`` on a new thread; return when it was called."""
+    called: list[float] = []
+
+    def stop() -> None:
+        called.append(time.monotonic())
+        driver.emergency_stop()
+
+    thread = threading.Thread(target=stop)
+    thread.start()
+    thread.join(timeout=10)
+    return called[0]
+
+
+def job_end_after_disconnect(sim: PtyDevice, events: Events) -> tuple[float, ev.JobFinished]:
+    """Wait for ``sim`` to vanish; return how long the job took to end after it, and how."""
+    wait_until(lambda: not sim.connected)
+    gone = time.monotonic()
+    at, finished = events.first(lambda e: isinstance(e, ev.JobFinished))
+    return at - gone, finished
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:

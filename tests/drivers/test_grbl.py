@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 import time
+
+import pytest
 
 from fabhub.drivers import events as ev
 from fabhub.drivers import open_driver
 from fabhub.drivers.sim import Faults, GrblSim
-from tests.drivers.conftest import Events, wait_until
+from tests.drivers.conftest import (
+    Events,
+    emergency_stop_from_another_thread,
+    job_end_after_disconnect,
+    wait_until,
+)
 
 
 def grbl_lines(count: int) -> list[str]:
@@ -142,8 +148,10 @@ def test_cancel_holds_then_resets_so_position_is_kept() -> None:
         driver.cancel()
         result = driver.wait_job(timeout=30)
         assert result.outcome == "cancelled", result.reason
-        assert len(sim.resets) == 1 and sim.state == "Idle"
-        assert "machine Idle at X" in result.reason
+        # Reset after the hold completed: no alarm, and the position is the machine's.
+        assert len(sim.resets) == 1 and sim.state == "Idle" and sim.position["X"] > 0
+        assert driver.telemetry.position["X"] == pytest.approx(sim.position["X"])
+        assert f"machine Idle at X{sim.position['X']:.3f}" in result.reason
         assert driver.state == ev.IDLE
         driver.disconnect()
 
@@ -153,15 +161,9 @@ def test_emergency_stop_is_a_soft_reset_within_100_ms() -> None:
         driver = open_driver(sim.path, "grbl")
         driver.start_job(grbl_lines(300))
         wait_until(lambda: sim.state == "Run")
-        called: list[float] = []
-
-        def stop() -> None:
-            called.append(time.monotonic())
-            driver.emergency_stop()
-
-        threading.Thread(target=stop).start()
+        called = emergency_stop_from_another_thread(driver)
         wait_until(lambda: sim.emergency_at is not None, timeout=5)
-        assert sim.emergency_at is not None and sim.emergency_at - called[0] < 0.1
+        assert sim.emergency_at is not None and sim.emergency_at - called < 0.1
         assert driver.wait_job(timeout=5).outcome == "emergency_stopped"
         wait_until(lambda: sim.state == "Alarm")  # reset while moving: Grbl's alarm 3
         driver.disconnect()
@@ -171,10 +173,8 @@ def test_a_disconnect_mid_file_is_reported_within_two_seconds(events: Events) ->
     with GrblSim(faults=Faults.parse(["disconnect_at=2000"])) as sim:
         driver = open_driver(sim.path, "grbl", events=events)
         driver.start_job(grbl_lines(4000))
-        wait_until(lambda: not sim.connected)
-        gone = time.monotonic()
-        at, finished = events.first(lambda e: isinstance(e, ev.JobFinished))
-        assert at - gone < 2.0 and finished.outcome == "failed"
+        delay, finished = job_end_after_disconnect(sim, events)
+        assert delay < 2.0 and finished.outcome == "failed"
         # Acknowledgements still on the wire when the cable goes are lost with it.
         assert 1999 - 127 // 10 <= finished.last_acked_line <= 1999
         assert f"last acknowledged line {finished.last_acked_line}" in finished.reason

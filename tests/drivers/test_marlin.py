@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -10,7 +9,13 @@ import pytest
 from fabhub.drivers import JobError, open_driver
 from fabhub.drivers import events as ev
 from fabhub.drivers.sim import Faults, MarlinSim
-from tests.drivers.conftest import Events, marlin_lines, wait_until
+from tests.drivers.conftest import (
+    Events,
+    emergency_stop_from_another_thread,
+    job_end_after_disconnect,
+    marlin_lines,
+    wait_until,
+)
 
 
 def executed(sim: MarlinSim) -> list[str]:
@@ -60,10 +65,8 @@ def test_a_disconnect_mid_file_is_reported_within_two_seconds(events: Events) ->
     with MarlinSim(faults=Faults.parse(["disconnect_at=1500"])) as sim:
         driver = open_driver(sim.path, "marlin", events=events)
         driver.start_job(marlin_lines(3000))
-        wait_until(lambda: not sim.connected)
-        gone = time.monotonic()
-        at, finished = events.first(lambda e: isinstance(e, ev.JobFinished))
-        assert at - gone < 2.0
+        delay, finished = job_end_after_disconnect(sim, events)
+        assert delay < 2.0
         assert finished.outcome == "failed" and finished.last_acked_line == 1499
         assert "vanished" in finished.reason and "last acknowledged line 1499" in finished.reason
         assert driver.state == ev.DISCONNECTED
@@ -88,15 +91,9 @@ def test_emergency_stop_reaches_the_firmware_within_100_ms(events: Events) -> No
         driver = open_driver(sim.path, "marlin", events=events)
         driver.start_job(marlin_lines(3000))
         wait_until(lambda: len(sim.executed_numbered) > 200)
-        called: list[float] = []
-
-        def stop() -> None:
-            called.append(time.monotonic())
-            driver.emergency_stop()
-
-        threading.Thread(target=stop).start()
+        called = emergency_stop_from_another_thread(driver)
         wait_until(lambda: sim.emergency_at is not None, timeout=5)
-        assert sim.emergency_at is not None and sim.emergency_at - called[0] < 0.1
+        assert sim.emergency_at is not None and sim.emergency_at - called < 0.1
         result = driver.wait_job(timeout=5)
         assert result.outcome == "emergency_stopped" and driver.state == ev.FAULT
         with pytest.raises(JobError):

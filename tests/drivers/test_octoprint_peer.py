@@ -3,15 +3,17 @@ Virtual Printer (from the octoprint package, in its own environment), on a pty."
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 
 from fabhub.drivers import events as ev
 from fabhub.drivers import open_driver
 from fabhub.drivers.sim.octoprint_peer import OctoPrintPeer
-from tests.drivers.conftest import Events, echo_lines, wait_until
+from tests.drivers.conftest import (
+    Events,
+    echo_lines,
+    emergency_stop_from_another_thread,
+    wait_until,
+)
 
 
 def echoed(peer: OctoPrintPeer) -> list[str]:
@@ -68,16 +70,10 @@ def test_emergency_stop_reaches_the_printer_within_100_ms(octoprint_python: str)
         driver = open_driver(peer.path, "marlin")
         driver.start_job(echo_lines(50000))
         wait_until(lambda: len(peer.echoes()) > 500)
-        called: list[float] = []
-
-        def stop() -> None:
-            called.append(time.monotonic())
-            driver.emergency_stop()
-
-        threading.Thread(target=stop).start()
+        called = emergency_stop_from_another_thread(driver)
         wait_until(lambda: any(e.kind == "RX" and e.text == "M112" for e in peer.log()), 5)
         reached = next(e.at for e in peer.log() if e.kind == "RX" and e.text == "M112")
-        assert reached - called[0] < 0.1
+        assert reached - called < 0.1
         wait_until(lambda: any("EMERGENCY SHUTDOWN" in e.text for e in peer.log()), 5)
         assert driver.wait_job(timeout=5).outcome == "emergency_stopped"
         driver.disconnect()
