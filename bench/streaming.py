@@ -116,6 +116,7 @@ def grbl_utilisation(device: str, job: Path, mode: str) -> float:
 
 
 def main() -> None:
+    """Run both measurements and print the per-run figures, then the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--marlin-lines", type=int, default=20_000)
     parser.add_argument("--laser-file", type=Path, default=GCODE / LASER_FILE)

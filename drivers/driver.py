@@ -300,6 +300,7 @@ class Driver(FlowMixin):
     def cancel(self) -> None:
         """Stop the job safely (profile's stop mode); returns at once, see :meth:`wait_job`."""
         def begin() -> None:
+            """Mark the job as stopping and run the profile's stop sequence."""
             assert self._job is not None
             self._job.stopping = True
             self._set_state(ev.STOPPING, "cancel requested")

@@ -186,6 +186,7 @@ def _describe(meta: Mapping[str, Any], kind: type) -> str:
 
 def _check(origin: str, key: str, value: Any, kind: type, meta: Mapping[str, Any]) -> Any:
     def bad(why: str) -> ProfileError:
+        """The error for this key: file, key, value, why, and what is allowed."""
         return ProfileError(f"{origin}: {key} = {value!r} {why}; allowed: {_describe(meta, kind)}")
 
     if kind is bool and not isinstance(value, bool):

@@ -45,12 +45,14 @@ class GrblSim(PtyDevice):
         self._hold_since: float | None = None
 
     def on_start(self) -> None:
+        """Print the boot banner and start the motion executor."""
         self.send("")
         self.send(BANNER)
         threading.Thread(target=self._execute_loop, name="sim-grbl-motion", daemon=True).start()
 
     # -- real-time characters are picked off as they arrive ----------------------------
     def on_arrival(self, data: bytes) -> bytes:
+        """Act on real-time characters at once; the rest goes to the buffer."""
         if self._eeprom_busy:
             self.eeprom_losses += len(data)
             return b""
@@ -160,6 +162,7 @@ class GrblSim(PtyDevice):
         self.send(f"error:{code}")
 
     def handle_line(self, line: bytes) -> None:
+        """Parse and plan one block, or run a $ command; answer ok or error."""
         text, too_long = normalise(line.decode("ascii", "replace"))
         if text.startswith("$"):
             self._system_command(text)

@@ -47,12 +47,14 @@ class MarlinSim(PtyDevice):
         self._report_timer: threading.Thread | None = None
 
     def on_start(self) -> None:
+        """Print Marlin's boot lines."""
         for line in ("start", "echo:Marlin 2.1.2.1 (fabhub simulator)",
                      "echo: Free Memory: 4096  PlannerBufferBytes: 1344"):
             self.send(line)
 
     # -- the emergency parser sees bytes as they arrive, ahead of every queue ----------
     def on_arrival(self, data: bytes) -> bytes:
+        """The emergency parser: M112 kills the firmware as soon as it arrives."""
         if self.capabilities.get("EMERGENCY_PARSER"):
             for byte in data:
                 if byte in b"\r\n":
@@ -79,6 +81,7 @@ class MarlinSim(PtyDevice):
         self.send("ok")
 
     def handle_line(self, line: bytes) -> None:
+        """Check line number and checksum, then execute, or ask for a resend."""
         if self.halted:
             return
         match = _NUMBERED.match(line)
@@ -199,6 +202,7 @@ class MarlinSim(PtyDevice):
             return
 
         def report() -> None:
+            """Send the temperatures every ``autoreport_s`` seconds."""
             while not self._stop.wait(max(self.autoreport_s, 1)):
                 if self.autoreport_s and not self.halted:
                     self.send(" " + self.temperature_report())

@@ -34,21 +34,26 @@ class Settings:
         self.base = base
 
     def get(self, path: list, merged: bool = False) -> object:
+        """The value at ``path`` (a list of keys), or None."""
         value: object = self.values
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         return value
 
     def get_int(self, path: list) -> int:
+        """The value at ``path`` as an integer."""
         return int(self.get(path) or 0)  # type: ignore[arg-type]
 
     def get_float(self, path: list) -> float:
+        """The value at ``path`` as a number."""
         return float(self.get(path) or 0.0)  # type: ignore[arg-type]
 
     def get_boolean(self, path: list) -> bool:
+        """The value at ``path`` as true or false."""
         return bool(self.get(path))
 
     def global_get_basefolder(self, name: str) -> str:
+        """A folder of the bridge's own temporary directory."""
         folder = os.path.join(self.base, name)
         os.makedirs(folder, exist_ok=True)
         return folder
@@ -58,6 +63,7 @@ class ProfileManager:
     """The Virtual Printer only asks for a printer profile when reporting its area."""
 
     def get_current_or_default(self) -> dict:
+        """No profile: the printer then reports no build area."""
         return {}
 
 
@@ -91,9 +97,11 @@ class Bridge:
         self.alive = True
 
     def record(self, kind: str, text: str) -> None:
+        """Append one entry to the log."""
         self.log.write(f"{time.monotonic():.6f} {kind} {text}\n")
 
     def to_printer(self, line: bytes) -> None:
+        """Hand one line from the host to the printer, after any injected fault."""
         if self.disconnect_at is not None and line.startswith(b"N%d " % self.disconnect_at):
             self.disconnect()
             return
@@ -118,6 +126,7 @@ class Bridge:
                 return garbled
 
     def pty_to_printer(self) -> None:
+        """Forward whole lines from the pty, and injected commands between them."""
         buffer = b""
         while self.alive:
             try:
@@ -137,6 +146,7 @@ class Bridge:
                     self.pending.clear()
 
     def printer_to_pty(self) -> None:
+        """Forward every line the printer says to the pty."""
         while self.alive:
             line = self.printer.readline()
             if not line or not self.alive:
@@ -150,6 +160,7 @@ class Bridge:
                 return
 
     def disconnect(self) -> None:
+        """Close the pty as if the cable were pulled."""
         self.record("DISCONNECT", "")
         self.alive = False
         for fd in (self.master, self.slave):
@@ -157,6 +168,7 @@ class Bridge:
                 os.close(fd)
 
     def control(self) -> None:
+        """Obey commands on standard input until it closes or says quit."""
         for raw in sys.stdin:
             word, _, rest = raw.strip().partition(" ")
             if word == "debug":
@@ -171,6 +183,7 @@ class Bridge:
 
 
 def main() -> None:
+    """Start the bridge and print the device path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log", required=True)
     parser.add_argument("--corrupt", type=float, default=0.0)
