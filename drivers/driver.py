@@ -171,9 +171,7 @@ class Driver(FlowMixin):
         """Under the lock: end the job and every waiting command with ``reason``."""
         job = self._job
         if job is not None and job.result is None:
-            self._emit(job.progress(self.state))
-            self._emit(job.finish(ev.FAILED, f"{reason}; last acknowledged line "
-                                  f"{job.current_line}"))
+            self._finish_job(ev.FAILED, f"{reason}; last acknowledged line {job.current_line}")
         self._drop_inflight(reason)
 
     def _read_loop(self) -> None:
@@ -274,6 +272,10 @@ class Driver(FlowMixin):
         job = self._job
         if job is None or job.result is not None:
             return
+        if self._estop and outcome == ev.FAILED:
+            # The firmware's answer to an emergency stop (kill, alarm, reset) may be read
+            # before the stopping thread records it: the stop is what ended the job.
+            outcome, reason = ev.EMERGENCY_STOPPED, f"emergency stop requested; then {reason}"
         self._emit(job.progress(self.state))
         self._emit(job.finish(outcome, reason))
         if self.state not in (ev.FAULT, ev.DISCONNECTED):
@@ -338,12 +340,10 @@ class Driver(FlowMixin):
                 error = exc
         with self._lock:
             reason = "emergency stop requested" if error is None else str(error)
-            if self._job is not None and self._job.result is None:
-                self._emit(self._job.progress(self.state))
-                self._emit(self._job.finish(ev.EMERGENCY_STOPPED, reason))
             self._drop_inflight("emergency stop")
             if self.state != ev.DISCONNECTED:
                 self._set_state(ev.FAULT, "emergency stop: reset the machine, then reconnect")
+            self._finish_job(ev.EMERGENCY_STOPPED, reason)
         self._flush()
         if error is not None:
             raise error
