@@ -9,6 +9,7 @@ under the lock and delivered, in order, after it is released.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -31,6 +32,7 @@ from fabhub.drivers.profiles import FirmwareProfile
 from fabhub.drivers.transport import Transport
 
 READ_WAIT_S = 0.05
+LOG = logging.getLogger(__name__)
 JobSource = str | PathLike[str] | Iterable[str]
 
 
@@ -51,6 +53,7 @@ class Driver(FlowMixin):
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._emit_lock = threading.Lock()
+        self._emit_owner: threading.Thread | None = None
         self._outbox: list[ev.Event] = []
         self._transport: Transport | None = None
         self._reader: threading.Thread | None = None
@@ -72,11 +75,25 @@ class Driver(FlowMixin):
         self._outbox.append(event)
 
     def _flush(self) -> None:
+        """Deliver collected events in order, outside the driver's lock. A callback that
+        calls the driver back finds its events delivered by this same loop afterwards."""
+        if self._emit_owner is threading.current_thread():
+            return
         with self._emit_lock:
-            with self._lock:
-                batch, self._outbox = self._outbox, []
-            for event in batch:
-                self._emit_to(event)
+            self._emit_owner = threading.current_thread()
+            try:
+                while True:
+                    with self._lock:
+                        batch, self._outbox = self._outbox, []
+                    if not batch:
+                        return
+                    for event in batch:
+                        try:
+                            self._emit_to(event)
+                        except Exception:  # a consumer's bug must not stop the machine's driver
+                            LOG.exception("event consumer failed on %r", event)
+            finally:
+                self._emit_owner = None
 
     def _set_state(self, new: str, reason: str = "") -> None:
         if new != self.state:

@@ -201,3 +201,27 @@ def test_calls_that_make_no_sense_now_are_refused() -> None:
         driver.disconnect()
         with pytest.raises(JobError, match="cannot send"):
             driver.send_command("M105")
+
+
+def test_a_callback_may_call_the_driver_back_and_may_fail() -> None:
+    seen: list[ev.Event] = []
+    paused: list[bool] = []
+
+    def consumer(event: ev.Event) -> None:
+        seen.append(event)
+        if isinstance(event, ev.Progress) and event.lines_acked > 50 and not paused:
+            paused.append(True)
+            driver.pause()  # from the driver's own reader thread
+        if isinstance(event, ev.Telemetry):
+            raise RuntimeError("a consumer's bug")
+
+    with MarlinSim(command_time_s=0.001) as sim:
+        driver = open_driver(sim.path, "marlin", events=consumer, progress_interval_s=0.01)
+        driver.start_job(marlin_lines(2000))
+        wait_until(lambda: driver.state == ev.PAUSED)
+        driver.query_status()  # its Telemetry event makes the consumer raise
+        driver.resume()
+        assert driver.wait_job(timeout=30).outcome == "completed"
+        states = [e.new for e in seen if isinstance(e, ev.StateChanged)]
+        assert states[-3:] == ["paused", "streaming", "idle"]
+        driver.disconnect()
