@@ -1,0 +1,35 @@
+"""One way in: :func:`open_driver` picks the driver its firmware profile's dialect names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fabhub.drivers.driver import Driver
+from fabhub.drivers.events import EventSink
+from fabhub.drivers.grbl import GrblDriver
+from fabhub.drivers.profiles import FirmwareProfile, load_profile
+from fabhub.drivers.reprap import ReprapDriver
+
+DIALECTS: dict[str, type[Driver]] = {"reprap": ReprapDriver, "grbl": GrblDriver}
+
+
+def open_driver(port_or_url: str, firmware_profile: str | Path | FirmwareProfile,
+                baud: int | None = None, *, events: EventSink = None,
+                overrides: Mapping[str, Any] | None = None, connect: bool = True,
+                progress_interval_s: float = 0.25) -> Driver:
+    """A driver for the machine on ``port_or_url``, connected unless ``connect=False``.
+
+    ``firmware_profile`` is a shipped profile's name (``"marlin"``, ``"grbl"``...), a
+    path to a profile file, or a loaded profile; ``overrides`` maps dotted profile keys
+    to values, checked like the file's own. ``baud`` defaults to the profile's.
+    ``events`` is a callable or a ``queue.Queue`` that receives every event.
+    """
+    profile = firmware_profile if isinstance(firmware_profile, FirmwareProfile) else \
+        load_profile(firmware_profile, overrides)
+    driver = DIALECTS[profile.dialect](port_or_url, profile, baud=baud, events=events,
+                                       progress_interval_s=progress_interval_s)
+    if connect:
+        driver.connect()
+    return driver
