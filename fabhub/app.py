@@ -15,6 +15,8 @@ from fabhub import (
     api_account,
     api_jobs,
     api_machines,
+    api_node,
+    api_nodes_admin,
     auth,
     config,
     errors,
@@ -60,7 +62,7 @@ def create_app(
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(health.bp)
-    for api in (api_account, api_jobs, api_machines, api_access):
+    for api in (api_account, api_jobs, api_machines, api_access, api_nodes_admin, api_node):
         app.register_blueprint(api.bp)
     register_web(app)
     periodic.init_app(app)

@@ -62,6 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PRIORITY_WEIGHT_AGE", float, 300.0, "Weight of the time-in-queue factor."),
     Setting("PRIORITY_WEIGHT_SIZE", float, 100.0, "Weight of the short-job factor."),
     Setting("PRIORITY_WEIGHT_BOOST", float, 2000.0, "Weight of a gatekeeper's manual boost."),
+    Setting("NODE_LEASE_TTL_S", float, 60.0,
+            "Seconds a node holds its job without reporting before the job is interrupted."),
     Setting("PERIODIC", bool, True,
             "Run the periodic jobs (ledger checkpoints) in this hub; one process of a "
             "multi-process server takes them."),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ from fabhub.config import ConfigError
 from fabhub.db import opened
 from fabhub.ledger.checkpoints import make_checkpoint
 from fabhub.ledger.keys import load_signer
+from fabhub.nodes.runs import reap_expired
 from fabhub.scheduling import run_now
 
 LOCK_FILE = "periodic.lock"
+LEASE_CHECK_S = 2.0
 log = logging.getLogger("fabhub.periodic")
 
 
@@ -107,6 +110,20 @@ def scheduling_job(settings: Mapping[str, Any]) -> Callable[[], None]:
     return run
 
 
+def lease_job(settings: Mapping[str, Any]) -> Callable[[], None]:
+    """The job that interrupts jobs whose node went silent (time the hub was down excepted)."""
+    not_before = time.time() + settings["NODE_LEASE_TTL_S"]
+
+    def run() -> None:
+        """Interrupt jobs whose lease expired, then let the scheduler use what freed up."""
+        with opened(settings["DATABASE"], settings["SQLITE_BUSY_TIMEOUT_MS"]) as db:
+            reaped = reap_expired(db, time.time(), not_before)
+            if reaped:
+                log.warning("interrupted jobs %s: their nodes stopped reporting", reaped)
+                run_now(db, settings)
+    return run
+
+
 def build(instance: Path, settings: Mapping[str, Any]) -> Periodic:
     """A :class:`Periodic` with the hub's standard jobs registered (not yet started)."""
     interval = settings["LEDGER_CHECKPOINT_INTERVAL_S"]
@@ -120,6 +137,7 @@ def build(instance: Path, settings: Mapping[str, Any]) -> Periodic:
                           f"{settings['SCHEDULER_INTERVAL_S']}")
     periodic.register("scheduling-pass", scheduling_job(settings),
                       settings["SCHEDULER_INTERVAL_S"])
+    periodic.register("lease-reaper", lease_job(settings), LEASE_CHECK_S)
     return periodic
 
 

@@ -13,9 +13,9 @@ from fabhub.db import opened
 from fabhub.jobqueue import access
 from fabhub.members import find_by_username
 from tests.conftest import make_token
+from tests.hub.conftest import SMALL_PRINT
 from tests.hub.hub_process import HubProcess
 from tests.hub.queue_fixtures import add_park
-from tests.hub.test_api_queue import SMALL_PRINT
 
 KILLS = 4
 SUBMISSIONS = 60

@@ -63,7 +63,7 @@ def test_periodic_jobs_sign_checkpoints_in_one_process_only(instance: Path) -> N
     settings = {**config.load(instance), "LEDGER_CHECKPOINT_INTERVAL_S": 1}
     first = periodic.build(instance, settings)
     second = periodic.build(instance, settings)
-    assert first.job_names() == ["ledger-checkpoint", "scheduling-pass"]
+    assert first.job_names() == ["lease-reaper", "ledger-checkpoint", "scheduling-pass"]
     db = connect(settings["DATABASE"])
     try:
         store.append_one(db, use())
