@@ -108,12 +108,12 @@ def analyze_stream(binary_file: BinaryIO, profile: MachineProfile | None = None)
     scanner = Scanner(Planner(kinematics), family, rates)
     scanner.run(binary_file)
     if scanner.valid_lines == 0:
-        raise AnalysisError("no G-code commands found: this does not look like a G-code file")
+        raise AnalysisError("no G-code commands found: this does not look like G-code")
     if scanner.invalid_lines > scanner.valid_lines:
         raise AnalysisError(
             f"{scanner.invalid_lines} of {scanner.invalid_lines + scanner.valid_lines} lines "
             f"are not G-code (the first at line {scanner.first_invalid}); "
-            "this does not look like a G-code file")
+            "this does not look like G-code")
     from fabhub.jobs.analysis_summary import summarise
 
     analysis = summarise(scanner, tail, profile)

@@ -17,7 +17,7 @@ from fabhub.jobs.analysis_model import AnalysisError
 from fabhub.jobs.firmware_families import FirmwareFamily
 from fabhub.jobs.motion_planner import Planner
 from fabhub.jobs.scan_state import Box, Heater
-from fabhub.jobs.slicer_comments import SlicerComments
+from fabhub.jobs.slicer_comments import INTERESTING, SlicerComments
 
 BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 1 << 20
@@ -32,7 +32,7 @@ LINE_NUMBER = re.compile(rb"\s*N\s*\d+")
 CHECKSUM = re.compile(rb"\*\s*(\d+)\s*$")
 PAREN_COMMENT = re.compile(rb"\([^)]*(?:\)|$)")
 EXTENDED = re.compile(rb"\s*[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:\s.*)?")
-GRBL_SYSTEM = re.compile(rb"\$([A-Z]*|\d+|[$#])(=?)")
+GRBL_SYSTEM = re.compile(rb"\$(\d+|[A-Z]+|[$#])?(=?)")
 # Commands whose argument is free text (a file name, a message, a printer name).
 TEXT_COMMANDS = frozenset({"M23", "M28", "M29", "M30", "M32", "M33", "M117", "M118", "M928",
                            "M862.1", "M862.2", "M862.3", "M862.4", "M862.5", "M862.6"})
@@ -150,6 +150,7 @@ class Scanner:
         planner = self.planner
         add = planner.add
         comment = self.comments.feed
+        interesting = INTERESTING
         heads = MOTION_HEADS
         boxes = self.boxes
         extrude_box, tool_box, feed_box, rapid_box = (boxes["extrude"], boxes["tool"],
@@ -169,7 +170,8 @@ class Scanner:
                 if not raw:
                     continue
                 if raw[0] == 59:  # ';'
-                    comment(raw)
+                    if raw.startswith(interesting):
+                        comment(raw)
                     continue
                 semi = raw.find(b";")
                 code = raw if semi < 0 else raw[:semi]
@@ -334,7 +336,7 @@ class Scanner:
             return run_line(self, [(letter.decode(), value)
                                    for letter, value in WORD.findall(code)])
         head = WORD.match(stripped)
-        if head and head.group(1) in (b"M", b"G"):
+        if head and head.group(2) and head.group(1) in (b"M", b"G"):
             name = command_name(head.group(1).decode(), head.group(2))
             if name in TEXT_COMMANDS:
                 self.valid_lines += 1
@@ -367,7 +369,7 @@ class Scanner:
             self.invalid_lines += 1
             self.first_invalid = self.first_invalid or self.line
             return
-        key, assigns = match.group(1).decode(), match.group(2).decode()
+        key, assigns = (match.group(1) or b"").decode(), match.group(2).decode()
         name = "$" + ("<N>" if key.isdigit() else key) + assigns
         self.valid_lines += 1
         self.commands.setdefault(name, self.line)
