@@ -32,7 +32,11 @@ LINE_NUMBER = re.compile(rb"\s*N\s*\d+")
 CHECKSUM = re.compile(rb"\*\s*(\d+)\s*$")
 PAREN_COMMENT = re.compile(rb"\([^)]*(?:\)|$)")
 EXTENDED = re.compile(rb"\s*[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:\s.*)?")
-GRBL_SYSTEM = re.compile(rb"\$(\d+|[A-Z]+|[$#])?(=?)")
+GRBL_SYSTEM = re.compile(rb"\$(\d+|[A-Z]{1,4}|[$#])?(=?)")
+MAX_ARGUMENT = 1000
+# Coordinates, feeds and other numbers beyond this (in mm, mm/min...) are not G-code.
+LIMIT = 1e9
+MAX_EXTENDED = 256  # distinct extended (Klipper-style) commands recorded
 # Commands whose argument is free text (a file name, a message, a printer name).
 TEXT_COMMANDS = frozenset({"M23", "M28", "M29", "M30", "M32", "M33", "M117", "M118", "M928",
                            "M862.1", "M862.2", "M862.3", "M862.4", "M862.5", "M862.6"})
@@ -68,17 +72,19 @@ def read_blocks(stream: BinaryIO):
         yield [rest]
 
 
-def command_name(letter: str, value: bytes) -> str:
-    """``G``/``M``/``T`` and a number as a command name: ``G01`` -> ``G1``, ``T3`` -> ``T``."""
+def command_name(letter: str, value: bytes) -> str | None:
+    """``G``/``M``/``T`` and a number as a command name: ``G01`` -> ``G1``, ``T3`` -> ``T``.
+
+    ``None`` for numbers no firmware uses (negative, 10000 or more, two decimals)."""
     if letter == "T":
         return "T"
     text = value.decode()
-    whole, dot, frac = text.partition(".")
-    try:
-        number = str(int(whole))
-    except ValueError:
-        return letter + text
-    return letter + number + (dot + frac if frac.strip("0") else "")
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    number = int(whole or "0")
+    if not 0 <= number < 10000 or len(frac) > 1 or text.startswith(("-", "+")):
+        return None  # no firmware has such a command
+    return f"{letter}{number}" + (f".{frac}" if frac else "")
 
 
 class Scanner:
@@ -119,6 +125,7 @@ class Scanner:
         self.unknown: dict[str, int] = {}
         self.notes: dict[str, int] = {}  # warning text -> first line
         self.invalid_lines = 0
+        self.extended = 0
         self.first_invalid = 0
         self.valid_lines = 0
         self.cut_length = 0.0
@@ -128,6 +135,12 @@ class Scanner:
         self.extruded = False
         self.feed_below_zero = False
         self.tool_on_z_move = False
+
+    def invalid_line(self) -> None:
+        """Count the current line as not G-code."""
+        self.invalid_lines += 1
+        if not self.first_invalid:
+            self.first_invalid = self.line
 
     def note(self, text: str) -> None:
         """Record a warning once, with the first line it applies to."""
@@ -224,7 +237,7 @@ class Scanner:
                 else:
                     self.valid_lines += 1
                     self.motion = motion
-                if nf is not None and nf > 0:
+                if nf is not None and 0 < nf < LIMIT:
                     feed = nf * scale / 60.0
                 if relative:
                     tx = x if nx is None else x + nx * scale
@@ -234,6 +247,11 @@ class Scanner:
                     tx = x if nx is None else nx * scale
                     ty = y if ny is None else ny * scale
                     tz = z if nz is None else nz * scale
+                if not (-LIMIT < tx < LIMIT and -LIMIT < ty < LIMIT and -LIMIT < tz < LIMIT
+                        and (ne is None or -LIMIT < ne < LIMIT)):
+                    self.line = n
+                    self.note("a move beyond 1000 km was skipped")
+                    continue
                 de = 0.0
                 if ne is not None:
                     if relative_e:
@@ -244,7 +262,7 @@ class Scanner:
                         e = ne * scale
                 dx, dy, dz = tx - x, ty - y, tz - z
                 speed = feed * factor
-                if motion == 0 and rapid_g0 and nf is None:
+                if motion == 0 and rapid_g0:  # Grbl: G0 at top speed; F only sets G1
                     speed = inf
                 if dx or dy or dz:
                     if de > 0:
@@ -332,23 +350,25 @@ class Scanner:
             self._grbl_system(stripped)
             return None
         if WORDS_LINE.fullmatch(code):
-            self.valid_lines += 1
             return run_line(self, [(letter.decode(), value)
                                    for letter, value in WORD.findall(code)])
         head = WORD.match(stripped)
         if head and head.group(2) and head.group(1) in (b"M", b"G"):
             name = command_name(head.group(1).decode(), head.group(2))
-            if name in TEXT_COMMANDS:
+            if name is not None and name in TEXT_COMMANDS:
                 self.valid_lines += 1
                 self.commands.setdefault(name, self.line)
                 return None
         if EXTENDED.fullmatch(code):
             self.valid_lines += 1
-            self.commands.setdefault(stripped.split()[0].decode(), self.line)
+            name = stripped.split()[0].decode()
+            if name in self.commands or self.extended < MAX_EXTENDED:
+                self.extended += name not in self.commands
+                self.commands.setdefault(name, self.line)
+            else:
+                self.note("too many different extended commands; not all are listed")
             return None
-        self.invalid_lines += 1
-        if not self.first_invalid:
-            self.first_invalid = self.line
+        self.invalid_line()
         return None
 
     def _checksum(self, code: bytes) -> bytes:
@@ -365,9 +385,9 @@ class Scanner:
 
     def _grbl_system(self, text: bytes) -> None:
         match = GRBL_SYSTEM.match(text)
-        if not match:
-            self.invalid_lines += 1
-            self.first_invalid = self.first_invalid or self.line
+        rest = text[match.end():] if match else b""
+        if not match or (rest and not match.group(2)) or len(rest) > MAX_ARGUMENT:
+            self.invalid_line()
             return
         key, assigns = (match.group(1) or b"").decode(), match.group(2).decode()
         name = "$" + ("<N>" if key.isdigit() else key) + assigns

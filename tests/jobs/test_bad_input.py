@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,22 @@ def test_a_100_mb_file_stays_under_150_mb_of_memory(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     peak_mb = int(done.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
     assert peak_mb < 150, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_numbers_and_names_no_machine_uses_are_not_taken() -> None:
+    huge = "1" + "0" * 400  # float() would make this infinity
+    text = (f"G1 X10 F600\nG1 X{huge}\nM104 S{huge}\nM99999 S1\nG1.25 X1\n$ABCDEFG\n"
+            "G1 X20 E-1\n" + "G1 X15\n" * 5)
+    result = analyze_stream(io.BytesIO(text.encode()))
+    assert result.travel_bounds.merged(result.working_bounds).x_max == 20
+    assert result.peak_hotend_c is None
+    assert any("skipped 4 line(s)" in w for w in result.warnings)
+    assert any("beyond 1000 km" in w for w in result.warnings)
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))
+
+
+def test_relative_moves_running_away_are_skipped_with_a_warning() -> None:
+    text = "G91\n" + "G1 X999999999 F600\n" * 3
+    result = analyze_stream(io.BytesIO(text.encode()))
+    assert result.travel_bounds.merged(result.working_bounds).x_max == 999999999
+    assert any("beyond 1000 km" in w for w in result.warnings)
