@@ -24,6 +24,8 @@ MAX_LINE_BYTES = 1 << 20
 BGCODE_MAGIC = b"GCDE"
 MOTION_HEADS = {b"G0": 0, b"G00": 0, b"G1": 1, b"G01": 1}
 FAST_CHARS = b"0123456789.-+ \t\rGXYZEF"
+ARC_HEADS = {b"G2": 2, b"G02": 2, b"G3": 3, b"G03": 3}
+ARC_CHARS = FAST_CHARS + b"IJKR"
 NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)"
 # A word is a letter and a number; axis letters may stand alone (G28 X Y, M84 E).
 WORD = re.compile(rb"([A-Z])\s*(" + NUMBER + rb")?")
@@ -177,6 +179,7 @@ class Scanner:
         factor, flow, tagging = self.speed_factor, self.flow, False
         used = 0.0  # filament pushed by the current tool since the last general line
         extruding = extruded = False  # the previous move extruded; any move did
+        seen = [False, False]  # G0, G1 recorded in self.commands
         for block in read_blocks(stream):
             for raw in block:
                 n += 1
@@ -222,7 +225,7 @@ class Scanner:
                         filament[tool] = filament.get(tool, 0.0) + used
                         used = 0.0
                     self.extruded = self.extruded or extruded
-                    move = self.general(code)
+                    move = self.general(code, words)
                     x, y, z, e = self.x, self.y, self.z, self.e
                     add = planner.add
                     relative, relative_e, scale = self.relative, self.relative_e, self.scale
@@ -237,6 +240,9 @@ class Scanner:
                 else:
                     self.valid_lines += 1
                     self.motion = motion
+                    if not seen[motion]:
+                        seen[motion] = True
+                        self.commands.setdefault(f"G{motion}", n)
                 if nf is not None and 0 < nf < LIMIT:
                     feed = nf * scale / 60.0
                 if relative:
@@ -331,9 +337,13 @@ class Scanner:
         if de:
             self.filament[self.tool] = self.filament.get(self.tool, 0.0) + de * self.flow
 
-    def general(self, code: bytes) -> tuple | None:
+    def general(self, code: bytes, words: list[bytes]) -> tuple | None:
         """Any line but a plain G0/G1: returns a linear move for the hot loop, or None."""
         from fabhub.jobs.gcode_handlers import run_line
+
+        motion = ARC_HEADS.get(words[0])
+        if motion is not None and self._plain_arc(code, words, motion):
+            return None
 
         if b"(" in code:
             code = PAREN_COMMENT.sub(b" ", code)
@@ -370,6 +380,27 @@ class Scanner:
             return None
         self.invalid_line()
         return None
+
+    def _plain_arc(self, code: bytes, words: list[bytes], motion: int) -> bool:
+        """Run a plain ``G2``/``G3 X Y Z E F I J K R`` line without the full tokenizer;
+        ``False`` if the line needs it."""
+        if code.translate(None, ARC_CHARS) or code.count(b"E") != code.count(b" E"):
+            return False
+        try:
+            params = {chr(word[0]): float(word[1:]) for word in words[1:]}
+        except ValueError:
+            return False
+        if not all(-LIMIT < value < LIMIT for value in params.values()):
+            return False
+        from fabhub.jobs.arcs import arc_move
+
+        self.valid_lines += 1
+        self.commands.setdefault(f"G{motion}", self.line)
+        self.motion = motion
+        if params.get("F", 0) > 0:
+            self.feed = params["F"] * self.scale / 60.0
+        arc_move(self, params, clockwise=motion == 2)
+        return True
 
     def _checksum(self, code: bytes) -> bytes:
         match = CHECKSUM.search(code)
