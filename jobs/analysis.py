@@ -21,6 +21,7 @@ from fabhub.jobs.analysis_model import (
     Filament,
     Finding,
 )
+from fabhub.jobs.analysis_summary import summarise
 from fabhub.jobs.firmware_families import FAMILIES
 from fabhub.jobs.gcode_scan import BED_RATE, HOTEND_RATE, Scanner
 from fabhub.jobs.machine_profile import Axes, Kinematics, MachineProfile
@@ -114,8 +115,6 @@ def analyze_stream(binary_file: BinaryIO, profile: MachineProfile | None = None)
             f"{scanner.invalid_lines} of {scanner.invalid_lines + scanner.valid_lines} lines "
             f"are not G-code (the first at line {scanner.first_invalid}); "
             "this does not look like G-code")
-    from fabhub.jobs.analysis_summary import summarise
-
     analysis = summarise(scanner, tail, profile)
     if profile is None:
         return analysis

@@ -14,6 +14,7 @@ from math import inf, sqrt
 from typing import BinaryIO
 
 from fabhub.jobs.analysis_model import AnalysisError
+from fabhub.jobs.arcs import arc_move
 from fabhub.jobs.firmware_families import FirmwareFamily
 from fabhub.jobs.motion_planner import Planner
 from fabhub.jobs.scan_state import Box, Heater
@@ -81,11 +82,13 @@ def command_name(letter: str, value: bytes) -> str | None:
     if letter == "T":
         return "T"
     text = value.decode()
+    if text.startswith(("-", "+")):
+        return None  # no firmware has such a command
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0")
-    number = int(whole or "0")
-    if not 0 <= number < 10000 or len(frac) > 1 or text.startswith(("-", "+")):
-        return None  # no firmware has such a command
+    number = int(whole) if whole else 0
+    if number >= 10000 or len(frac) > 1:
+        return None
     return f"{letter}{number}" + (f".{frac}" if frac else "")
 
 
@@ -392,8 +395,6 @@ class Scanner:
             return False
         if not all(-LIMIT < value < LIMIT for value in params.values()):
             return False
-        from fabhub.jobs.arcs import arc_move
-
         self.valid_lines += 1
         self.commands.setdefault(f"G{motion}", self.line)
         self.motion = motion

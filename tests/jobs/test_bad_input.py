@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from fabhub.jobs.analysis import AnalysisError, analyze_file, analyze_stream
 from fabhub.jobs.machine_profile import example_profile
+from tests.jobs.test_samples import SAMPLES
 
 
 @pytest.mark.parametrize(("data", "reason"), [
@@ -57,7 +58,8 @@ def test_odd_but_valid_gcode() -> None:
     assert "SET_PRINT_STATS_INFO" in result.commands and "M117" in result.commands
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_give_a_result_or_analysis_error(data: bytes) -> None:
     with contextlib.suppress(AnalysisError):
@@ -75,7 +77,7 @@ PARAMS = st.tuples(st.sampled_from("XYZEFIJKRSPTLJ"),
 LINES = st.lists(st.tuples(WORDS, st.lists(PARAMS, max_size=5)), min_size=1, max_size=40)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(LINES, st.sampled_from([None, "fdm-marlin", "laser-grbl", "cnc-grbl"]))
 def test_gcode_like_noise_never_crashes(lines, machine) -> None:
     text = "\n".join(word + " " + " ".join(k + v for k, v in params) for word, params in lines)
@@ -112,12 +114,12 @@ def test_a_100_mb_file_stays_under_150_mb_of_memory(tmp_path: Path) -> None:
 
 def test_numbers_and_names_no_machine_uses_are_not_taken() -> None:
     huge = "1" + "0" * 400  # float() would make this infinity
-    text = (f"G1 X10 F600\nG1 X{huge}\nM104 S{huge}\nM99999 S1\nG1.25 X1\n$ABCDEFG\n"
+    text = (f"G1 X10 F600\nG1 X{huge}\nM104 S{huge}\nM99999 S1\nG1.25 X1\n$ABCDEFG\nG-.5\n"
             "G1 X20 E-1\n" + "G1 X15\n" * 5)
     result = analyze_stream(io.BytesIO(text.encode()))
     assert result.travel_bounds.merged(result.working_bounds).x_max == 20
     assert result.peak_hotend_c is None
-    assert any("skipped 4 line(s)" in w for w in result.warnings)
+    assert any("skipped 5 line(s)" in w for w in result.warnings)
     assert any("beyond 1000 km" in w for w in result.warnings)
     assert json.loads(json.dumps(result.to_dict(), allow_nan=False))
 
@@ -127,3 +129,27 @@ def test_relative_moves_running_away_are_skipped_with_a_warning() -> None:
     result = analyze_stream(io.BytesIO(text.encode()))
     assert result.travel_bounds.merged(result.working_bounds).x_max == 999999999
     assert any("beyond 1000 km" in w for w in result.warnings)
+
+
+SAMPLE_LINES = sorted({line for path in sorted(SAMPLES.glob("*.gcode"))
+                       for line in path.read_bytes().split(b"\n")[:400]})
+EDITS = st.lists(st.tuples(st.integers(0, 60), st.sampled_from(list(
+    b" \t;()*$=.-+0123456789GMXYZEFIJKRSPTNgxe\r"))), max_size=4)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(SAMPLE_LINES), EDITS), min_size=1, max_size=30),
+       st.sampled_from([None, "fdm-marlin", "laser-grbl", "cnc-grbl"]))
+def test_mutated_real_lines_never_crash(lines, machine) -> None:
+    edited = []
+    for line, edits in lines:
+        text = bytearray(line)
+        for position, char in edits:
+            text[position:position] = bytes([char])
+        edited.append(bytes(text))
+    profile = example_profile(machine) if machine else None
+    try:
+        result = analyze_stream(io.BytesIO(b"\n".join(edited)), profile)
+    except AnalysisError:
+        return
+    assert 0 <= result.estimated_s < float("inf")
