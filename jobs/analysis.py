@@ -21,6 +21,7 @@ from fabhub.jobs.analysis_model import (
     Filament,
     Finding,
 )
+from fabhub.jobs.analysis_summary import summarise
 from fabhub.jobs.firmware_families import FAMILIES
 from fabhub.jobs.gcode_scan import BED_RATE, HOTEND_RATE, Scanner
 from fabhub.jobs.machine_profile import Axes, Kinematics, MachineProfile
@@ -108,14 +109,12 @@ def analyze_stream(binary_file: BinaryIO, profile: MachineProfile | None = None)
     scanner = Scanner(Planner(kinematics), family, rates)
     scanner.run(binary_file)
     if scanner.valid_lines == 0:
-        raise AnalysisError("no G-code commands found: this does not look like a G-code file")
+        raise AnalysisError("no G-code commands found: this does not look like G-code")
     if scanner.invalid_lines > scanner.valid_lines:
         raise AnalysisError(
             f"{scanner.invalid_lines} of {scanner.invalid_lines + scanner.valid_lines} lines "
             f"are not G-code (the first at line {scanner.first_invalid}); "
-            "this does not look like a G-code file")
-    from fabhub.jobs.analysis_summary import summarise
-
+            "this does not look like G-code")
     analysis = summarise(scanner, tail, profile)
     if profile is None:
         return analysis

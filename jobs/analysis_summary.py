@@ -85,7 +85,7 @@ def _warnings(sc: Scanner) -> list[str]:
         warnings.append("commands fabhub does not know, perhaps another controller's "
                         f"dialect; they were ignored: {listed}")
     if sc.invalid_lines:
-        warnings.append(f"{sc.invalid_lines} lines are not G-code and were skipped "
+        warnings.append(f"skipped {sc.invalid_lines} line(s) that are not G-code "
                         f"(the first is line {sc.first_invalid})")
     if "G20" in sc.commands:
         warnings.append(f"line {sc.commands['G20']}: the file uses inch units (G20); "

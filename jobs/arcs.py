@@ -14,18 +14,10 @@ if TYPE_CHECKING:
     from fabhub.jobs.gcode_scan import Scanner
 
 TAU = 2.0 * pi
-# plane -> (first axis, second axis, helical axis, offset words for the first two)
-PLANES = {17: ("x", "y", "z", "I", "J"), 18: ("z", "x", "y", "K", "I"),
-          19: ("y", "z", "x", "J", "K")}
-
-
-def _target(sc: Scanner, axis: str, params: dict[str, float]) -> float:
-    word = axis.upper()
-    current = getattr(sc, axis)
-    if word not in params:
-        return current
-    value = params[word] * sc.scale
-    return current + value if sc.relative else value
+QUARTERS = tuple(q * pi / 2.0 for q in range(4))
+# plane -> indices (into x, y, z) of the first, second and helical axes, and the words
+PLANES = {17: (0, 1, 2, "X", "Y", "Z", "I", "J"), 18: (2, 0, 1, "Z", "X", "Y", "K", "I"),
+          19: (1, 2, 0, "Y", "Z", "X", "J", "K")}
 
 
 def _centre_from_radius(sa: float, sb: float, ta: float, tb: float, radius: float,
@@ -43,68 +35,78 @@ def _centre_from_radius(sa: float, sb: float, ta: float, tb: float, radius: floa
             (sb + tb) / 2.0 + side * offset * da / chord)
 
 
+def _sweep(start_angle: float, end_angle: float, clockwise: bool, full: bool) -> float:
+    """Signed angle travelled from start to end: negative clockwise, a full turn if
+    start and end coincide."""
+    sweep = end_angle - start_angle
+    if clockwise and (sweep >= 0 or full):
+        sweep -= TAU
+    elif not clockwise and (sweep <= 0 or full):
+        sweep += TAU
+    return sweep
+
+
 def arc_move(sc: Scanner, params: dict[str, float], clockwise: bool) -> None:
     """Move along a G2 (clockwise) or G3 arc in the current plane."""
-    first, second, helical, off_a, off_b = PLANES[sc.plane]
-    sa, sb, sh = getattr(sc, first), getattr(sc, second), getattr(sc, helical)
-    ta, tb = _target(sc, first, params), _target(sc, second, params)
-    th = _target(sc, helical, params)
+    ia, ib, ih, wa, wb, wh, off_a, off_b = PLANES[sc.plane]
+    start = (sc.x, sc.y, sc.z)
+    end = list(start)
+    scale, relative = sc.scale, sc.relative
+    for index, word in ((ia, wa), (ib, wb), (ih, wh)):
+        if word in params:
+            end[index] = (start[index] if relative else 0.0) + params[word] * scale
+    sa, sb, sh = start[ia], start[ib], start[ih]
+    ta, tb, th = end[ia], end[ib], end[ih]
     if "R" in params:
-        centre = _centre_from_radius(sa, sb, ta, tb, params["R"] * sc.scale, clockwise)
+        centre = _centre_from_radius(sa, sb, ta, tb, params["R"] * scale, clockwise)
     elif off_a in params or off_b in params:
-        centre = (sa + params.get(off_a, 0.0) * sc.scale, sb + params.get(off_b, 0.0) * sc.scale)
+        centre = (sa + params.get(off_a, 0.0) * scale, sb + params.get(off_b, 0.0) * scale)
     else:
         centre = None
     de = 0.0
     if "E" in params:
-        value = params["E"] * sc.scale
+        value = params["E"] * scale
         de = value if sc.relative_e else value - sc.e
         sc.e = sc.e + value if sc.relative_e else value
+    sweep = radius = start_angle = 0.0
     if centre is None:
         sc.note("an arc without a usable centre (I/J/K or R) was taken as a straight move")
-        sweep, radius = 0.0, 0.0
     else:
         ca, cb = centre
         radius = hypot(sa - ca, sb - cb)
         start_angle = atan2(sb - cb, sa - ca)
-        sweep = atan2(tb - cb, ta - ca) - start_angle
         full = abs(ta - sa) < 1e-9 and abs(tb - sb) < 1e-9
-        if clockwise and (sweep >= 0 or full):
-            sweep -= TAU
-        elif not clockwise and (sweep <= 0 or full):
-            sweep += TAU
+        sweep = _sweep(start_angle, atan2(tb - cb, ta - ca), clockwise, full)
     planar = abs(sweep) * radius
     rise = th - sh
     length = hypot(planar, rise) if planar else hypot(ta - sa, tb - sb, rise)
-    points = [(sa, sb, sh), (ta, tb, th)]
-    if planar:
-        for quarter in range(4):
-            angle = quarter * pi / 2.0
-            travelled = ((angle - start_angle) if sweep > 0 else (start_angle - angle)) % TAU
-            if travelled <= abs(sweep):
-                fraction = travelled / abs(sweep)
-                points.append((ca + radius * cos(angle), cb + radius * sin(angle),
-                               sh + rise * fraction))
-    order = {first: 0, second: 1, helical: 2}
-    xyz = [(p[order["x"]], p[order["y"]], p[order["z"]]) for p in points]
-    start_xyz, end_xyz = xyz[0], xyz[1]
-    delta = [end - begin for begin, end in zip(start_xyz, end_xyz, strict=True)]
-    for axis, value in zip("xyz", end_xyz, strict=True):
-        setattr(sc, axis, value)
+    sc.x, sc.y, sc.z = end
     if length < 1e-9:
         return
-    sc.count_arc(xyz, de, length, rise != 0)
+    points = [start, tuple(end)]
+    if planar:
+        for angle in QUARTERS:  # where the circle reaches its extremes in the plane
+            travelled = ((angle - start_angle) if sweep > 0 else (start_angle - angle)) % TAU
+            if travelled <= abs(sweep):
+                point = [0.0, 0.0, 0.0]
+                point[ia] = ca + radius * cos(angle)
+                point[ib] = cb + radius * sin(angle)
+                point[ih] = sh + rise * travelled / abs(sweep)
+                points.append(tuple(point))
+    sc.count_arc(points, de, length, rise != 0)
     speed = sc.feed * sc.speed_factor
     tag = sc.tool_on and sc.spindle_s > 0
+    dx, dy, dz = end[0] - start[0], end[1] - start[1], end[2] - start[2]
     if not planar:
-        sc.planner.add(delta[0], delta[1], delta[2], de, speed, tag)
+        sc.planner.add(dx, dy, dz, de, speed, tag)
         return
     direction = 1.0 if sweep > 0 else -1.0
+    along, up = direction * planar / length, rise / length
     tangents = []
     for angle in (start_angle, start_angle + sweep):
-        in_plane = (-sin(angle) * direction * planar / length,
-                    cos(angle) * direction * planar / length, rise / length)
-        tangents.append((in_plane[order["x"]], in_plane[order["y"]], in_plane[order["z"]],
-                         de / length))
-    sc.planner.add(delta[0], delta[1], delta[2], de, speed, tag,
-                   arc=(length, radius, tangents[0], tangents[1]))
+        tangent = [0.0, 0.0, 0.0, de / length]
+        tangent[ia] = -sin(angle) * along
+        tangent[ib] = cos(angle) * along
+        tangent[ih] = up
+        tangents.append(tuple(tangent))
+    sc.planner.add(dx, dy, dz, de, speed, tag, arc=(length, radius, tangents[0], tangents[1]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fabhub.jobs.arcs import arc_move
-from fabhub.jobs.gcode_scan import Scanner, command_name
+from fabhub.jobs.gcode_scan import LIMIT, Scanner, command_name
 
 Params = dict[str, float]
 MOTIONS = {"G0": 0, "G1": 1, "G2": 2, "G3": 3}
@@ -38,9 +38,18 @@ def run_line(sc: Scanner, words: list[tuple[str, bytes]]) -> tuple | None:
             bare = True  # an axis letter alone: present, no value
             params[letter] = 0.0
         elif letter in "GM":
-            commands.append(command_name(letter, value))
+            name = command_name(letter, value)
+            if name is None:
+                sc.invalid_line()
+                return None
+            commands.append(name)
         else:
-            params[letter] = float(value)
+            number = float(value)
+            if not -LIMIT < number < LIMIT:
+                sc.invalid_line()
+                return None
+            params[letter] = number
+    sc.valid_lines += 1
     if bare and any(name in MOTIONS for name in commands):
         params = {k: v for k, v in params.items() if v or (k, b"") not in words}
     if "T" in params and all(name == "M6" or name[0] == "G" for name in commands):

@@ -14,16 +14,19 @@ from math import inf, sqrt
 from typing import BinaryIO
 
 from fabhub.jobs.analysis_model import AnalysisError
+from fabhub.jobs.arcs import arc_move
 from fabhub.jobs.firmware_families import FirmwareFamily
 from fabhub.jobs.motion_planner import Planner
 from fabhub.jobs.scan_state import Box, Heater
-from fabhub.jobs.slicer_comments import SlicerComments
+from fabhub.jobs.slicer_comments import INTERESTING, SlicerComments
 
 BLOCK_BYTES = 1 << 20
 MAX_LINE_BYTES = 1 << 20
 BGCODE_MAGIC = b"GCDE"
 MOTION_HEADS = {b"G0": 0, b"G00": 0, b"G1": 1, b"G01": 1}
 FAST_CHARS = b"0123456789.-+ \t\rGXYZEF"
+ARC_HEADS = {b"G2": 2, b"G02": 2, b"G3": 3, b"G03": 3}
+ARC_CHARS = FAST_CHARS + b"IJKR"
 NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)"
 # A word is a letter and a number; axis letters may stand alone (G28 X Y, M84 E).
 WORD = re.compile(rb"([A-Z])\s*(" + NUMBER + rb")?")
@@ -32,7 +35,11 @@ LINE_NUMBER = re.compile(rb"\s*N\s*\d+")
 CHECKSUM = re.compile(rb"\*\s*(\d+)\s*$")
 PAREN_COMMENT = re.compile(rb"\([^)]*(?:\)|$)")
 EXTENDED = re.compile(rb"\s*[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:\s.*)?")
-GRBL_SYSTEM = re.compile(rb"\$([A-Z]*|\d+|[$#])(=?)")
+GRBL_SYSTEM = re.compile(rb"\$(\d+|[A-Z]{1,4}|[$#])?(=?)")
+MAX_ARGUMENT = 1000
+# Coordinates, feeds and other numbers beyond this (in mm, mm/min...) are not G-code.
+LIMIT = 1e9
+MAX_EXTENDED = 256  # distinct extended (Klipper-style) commands recorded
 # Commands whose argument is free text (a file name, a message, a printer name).
 TEXT_COMMANDS = frozenset({"M23", "M28", "M29", "M30", "M32", "M33", "M117", "M118", "M928",
                            "M862.1", "M862.2", "M862.3", "M862.4", "M862.5", "M862.6"})
@@ -68,17 +75,21 @@ def read_blocks(stream: BinaryIO):
         yield [rest]
 
 
-def command_name(letter: str, value: bytes) -> str:
-    """``G``/``M``/``T`` and a number as a command name: ``G01`` -> ``G1``, ``T3`` -> ``T``."""
+def command_name(letter: str, value: bytes) -> str | None:
+    """``G``/``M``/``T`` and a number as a command name: ``G01`` -> ``G1``, ``T3`` -> ``T``.
+
+    ``None`` for numbers no firmware uses (negative, 10000 or more, two decimals)."""
     if letter == "T":
         return "T"
     text = value.decode()
-    whole, dot, frac = text.partition(".")
-    try:
-        number = str(int(whole))
-    except ValueError:
-        return letter + text
-    return letter + number + (dot + frac if frac.strip("0") else "")
+    if text.startswith(("-", "+")):
+        return None  # no firmware has such a command
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    number = int(whole) if whole else 0
+    if number >= 10000 or len(frac) > 1:
+        return None
+    return f"{letter}{number}" + (f".{frac}" if frac else "")
 
 
 class Scanner:
@@ -119,6 +130,7 @@ class Scanner:
         self.unknown: dict[str, int] = {}
         self.notes: dict[str, int] = {}  # warning text -> first line
         self.invalid_lines = 0
+        self.extended = 0
         self.first_invalid = 0
         self.valid_lines = 0
         self.cut_length = 0.0
@@ -128,6 +140,12 @@ class Scanner:
         self.extruded = False
         self.feed_below_zero = False
         self.tool_on_z_move = False
+
+    def invalid_line(self) -> None:
+        """Count the current line as not G-code."""
+        self.invalid_lines += 1
+        if not self.first_invalid:
+            self.first_invalid = self.line
 
     def note(self, text: str) -> None:
         """Record a warning once, with the first line it applies to."""
@@ -150,6 +168,7 @@ class Scanner:
         planner = self.planner
         add = planner.add
         comment = self.comments.feed
+        interesting = INTERESTING
         heads = MOTION_HEADS
         boxes = self.boxes
         extrude_box, tool_box, feed_box, rapid_box = (boxes["extrude"], boxes["tool"],
@@ -163,13 +182,15 @@ class Scanner:
         factor, flow, tagging = self.speed_factor, self.flow, False
         used = 0.0  # filament pushed by the current tool since the last general line
         extruding = extruded = False  # the previous move extruded; any move did
+        seen = [False, False]  # G0, G1 recorded in self.commands
         for block in read_blocks(stream):
             for raw in block:
                 n += 1
                 if not raw:
                     continue
                 if raw[0] == 59:  # ';'
-                    comment(raw)
+                    if raw.startswith(interesting):
+                        comment(raw)
                     continue
                 semi = raw.find(b";")
                 code = raw if semi < 0 else raw[:semi]
@@ -207,7 +228,7 @@ class Scanner:
                         filament[tool] = filament.get(tool, 0.0) + used
                         used = 0.0
                     self.extruded = self.extruded or extruded
-                    move = self.general(code)
+                    move = self.general(code, words)
                     x, y, z, e = self.x, self.y, self.z, self.e
                     add = planner.add
                     relative, relative_e, scale = self.relative, self.relative_e, self.scale
@@ -222,7 +243,10 @@ class Scanner:
                 else:
                     self.valid_lines += 1
                     self.motion = motion
-                if nf is not None and nf > 0:
+                    if not seen[motion]:
+                        seen[motion] = True
+                        self.commands.setdefault(f"G{motion}", n)
+                if nf is not None and 0 < nf < LIMIT:
                     feed = nf * scale / 60.0
                 if relative:
                     tx = x if nx is None else x + nx * scale
@@ -232,6 +256,11 @@ class Scanner:
                     tx = x if nx is None else nx * scale
                     ty = y if ny is None else ny * scale
                     tz = z if nz is None else nz * scale
+                if not (-LIMIT < tx < LIMIT and -LIMIT < ty < LIMIT and -LIMIT < tz < LIMIT
+                        and (ne is None or -LIMIT < ne < LIMIT)):
+                    self.line = n
+                    self.note("a move beyond 1000 km was skipped")
+                    continue
                 de = 0.0
                 if ne is not None:
                     if relative_e:
@@ -242,7 +271,7 @@ class Scanner:
                         e = ne * scale
                 dx, dy, dz = tx - x, ty - y, tz - z
                 speed = feed * factor
-                if motion == 0 and rapid_g0 and nf is None:
+                if motion == 0 and rapid_g0:  # Grbl: G0 at top speed; F only sets G1
                     speed = inf
                 if dx or dy or dz:
                     if de > 0:
@@ -311,9 +340,13 @@ class Scanner:
         if de:
             self.filament[self.tool] = self.filament.get(self.tool, 0.0) + de * self.flow
 
-    def general(self, code: bytes) -> tuple | None:
+    def general(self, code: bytes, words: list[bytes]) -> tuple | None:
         """Any line but a plain G0/G1: returns a linear move for the hot loop, or None."""
         from fabhub.jobs.gcode_handlers import run_line
+
+        motion = ARC_HEADS.get(words[0])
+        if motion is not None and self._plain_arc(code, words, motion):
+            return None
 
         if b"(" in code:
             code = PAREN_COMMENT.sub(b" ", code)
@@ -330,24 +363,45 @@ class Scanner:
             self._grbl_system(stripped)
             return None
         if WORDS_LINE.fullmatch(code):
-            self.valid_lines += 1
             return run_line(self, [(letter.decode(), value)
                                    for letter, value in WORD.findall(code)])
         head = WORD.match(stripped)
-        if head and head.group(1) in (b"M", b"G"):
+        if head and head.group(2) and head.group(1) in (b"M", b"G"):
             name = command_name(head.group(1).decode(), head.group(2))
-            if name in TEXT_COMMANDS:
+            if name is not None and name in TEXT_COMMANDS:
                 self.valid_lines += 1
                 self.commands.setdefault(name, self.line)
                 return None
         if EXTENDED.fullmatch(code):
             self.valid_lines += 1
-            self.commands.setdefault(stripped.split()[0].decode(), self.line)
+            name = stripped.split()[0].decode()
+            if name in self.commands or self.extended < MAX_EXTENDED:
+                self.extended += name not in self.commands
+                self.commands.setdefault(name, self.line)
+            else:
+                self.note("too many different extended commands; not all are listed")
             return None
-        self.invalid_lines += 1
-        if not self.first_invalid:
-            self.first_invalid = self.line
+        self.invalid_line()
         return None
+
+    def _plain_arc(self, code: bytes, words: list[bytes], motion: int) -> bool:
+        """Run a plain ``G2``/``G3 X Y Z E F I J K R`` line without the full tokenizer;
+        ``False`` if the line needs it."""
+        if code.translate(None, ARC_CHARS) or code.count(b"E") != code.count(b" E"):
+            return False
+        try:
+            params = {chr(word[0]): float(word[1:]) for word in words[1:]}
+        except ValueError:
+            return False
+        if not all(-LIMIT < value < LIMIT for value in params.values()):
+            return False
+        self.valid_lines += 1
+        self.commands.setdefault(f"G{motion}", self.line)
+        self.motion = motion
+        if params.get("F", 0) > 0:
+            self.feed = params["F"] * self.scale / 60.0
+        arc_move(self, params, clockwise=motion == 2)
+        return True
 
     def _checksum(self, code: bytes) -> bytes:
         match = CHECKSUM.search(code)
@@ -363,11 +417,11 @@ class Scanner:
 
     def _grbl_system(self, text: bytes) -> None:
         match = GRBL_SYSTEM.match(text)
-        if not match:
-            self.invalid_lines += 1
-            self.first_invalid = self.first_invalid or self.line
+        rest = text[match.end():] if match else b""
+        if not match or (rest and not match.group(2)) or len(rest) > MAX_ARGUMENT:
+            self.invalid_line()
             return
-        key, assigns = match.group(1).decode(), match.group(2).decode()
+        key, assigns = (match.group(1) or b"").decode(), match.group(2).decode()
         name = "$" + ("<N>" if key.isdigit() else key) + assigns
         self.valid_lines += 1
         self.commands.setdefault(name, self.line)

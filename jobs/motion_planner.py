@@ -50,14 +50,9 @@ class Planner:
         self.min_travel_feedrate = k.min_travel_feedrate
         self.total_s = 0.0
         self.tagged_s = 0.0
-        # The window: per block length, acceleration, nominal speed², max entry speed²,
-        # safe (standstill) speed², and whether its time counts as tagged (tool on).
-        self._length: list[float] = []
-        self._accel: list[float] = []
-        self._nominal2: list[float] = []
-        self._max_entry2: list[float] = []
-        self._safe2: list[float] = []
-        self._tag: list[bool] = []
+        # The window: one tuple per block, (2·a·length, acceleration, length, nominal speed,
+        # max entry speed², safe standstill speed², tagged).
+        self._blocks: list[tuple] = []
         self._first_entry2: float | None = None  # fixed once its predecessor was timed
         self._export = lambda: None
         self.add = self._build(None)
@@ -81,10 +76,8 @@ class Planner:
         use_jerk = self.use_jerk
         min_seg = self.min_segment_time
         min_print, min_travel = self.min_print_feedrate, self.min_travel_feedrate
-        lengths = self._length
-        put_length, put_accel = lengths.append, self._accel.append
-        put_nominal, put_entry = self._nominal2.append, self._max_entry2.append
-        put_safe, put_tag = self._safe2.append, self._tag.append
+        blocks = self._blocks
+        put = blocks.append
         flush = self._flush
         has_prev = prev is not None
         pvx, pvy, pvz, pve, pv, psafe, pux, puy, puz, pue = prev or (0.0,) * 10
@@ -127,88 +120,41 @@ class Planner:
             else:
                 a = print_a if kind == PRINT else retract_a
                 v = feed if feed > min_print else min_print
-            if ax * v > mfx:
-                v = mfx / ax
-            if ay * v > mfy:
-                v = mfy / ay
-            if az * v > mfz:
-                v = mfz / az
-            if ae * v > mfe:
-                v = mfe / ae
-            if ax * a > max_x:
-                a = max_x / ax
-            if ay * a > max_y:
-                a = max_y / ay
-            if az * a > max_z:
-                a = max_z / az
-            if ae * a > max_e:
-                a = max_e / ae
+            v = _cap(v, ax, ay, az, ae, mfx, mfy, mfz, mfe)
+            a = _cap(a, ax, ay, az, ae, max_x, max_y, max_z, max_e)
             if arc is not None and v * v > a * radius:
                 v = sqrt(a * radius)  # centripetal acceleration on the arc
             if min_seg and dist < v * min_seg:
                 v = dist / min_seg
             vx, vy, vz, ve = ux * v, uy * v, uz * v, ue * v
             if use_jerk:
-                safe = v
-                limited = False
-                speed = ax * v
-                if speed > jx:
-                    safe *= jx / speed
-                    limited = True
-                speed = ay * v
-                if speed > jy:
-                    if not limited:
-                        safe *= jy / speed
-                        limited = True
-                    elif speed * safe > jy * v:
-                        safe = jy * v / speed
-                speed = az * v
-                if speed > jz:
-                    if not limited:
-                        safe *= jz / speed
-                        limited = True
-                    elif speed * safe > jz * v:
-                        safe = jz * v / speed
-                speed = ae * v
-                if speed > je:
-                    if not limited:
-                        safe *= je / speed
-                    elif speed * safe > je * v:
-                        safe = je * v / speed
+                # Speed from or to standstill: no axis may jump by more than its jerk.
+                safe = _cap(v, ax, ay, az, ae, jx, jy, jz, je)
                 if has_prev:
-                    # Classic jerk (Marlin): scale the shared junction speed down until no
-                    # axis jumps by more than its jerk; a reversing axis jumps by the larger
-                    # of its two speeds, a coasting one by their difference.
+                    # Classic jerk (Marlin): the shared junction speed, scaled down until
+                    # no axis jumps by more than its jerk; a reversing axis jumps by the
+                    # larger of its two speeds, a coasting one by their difference.
                     if pv < v:
                         junction, factor = pv, 1.0
                     else:
                         junction, factor = v, v / pv
-                    vf = 1.0
-                    before, after = pvx * factor, vx
-                    jump = (before - after if before > after else after - before) \
-                        if before * after > 0 else max(abs(before), abs(after))
-                    if jump > jx:
-                        vf = jx / jump
-                    before, after = pvy * factor * vf, vy * vf
-                    jump = (before - after if before > after else after - before) \
-                        if before * after > 0 else max(abs(before), abs(after))
-                    if jump > jy:
-                        vf *= jy / jump
+                    scale = 1.0
+                    jump = _jump(pvx * factor, vx)
+                    if jump * scale > jx:
+                        scale = jx / jump
+                    jump = _jump(pvy * factor, vy)
+                    if jump * scale > jy:
+                        scale = jy / jump
                     if pvz or vz:
-                        before, after = pvz * factor * vf, vz * vf
-                        jump = (before - after if before > after else after - before) \
-                            if before * after > 0 else max(abs(before), abs(after))
-                        if jump > jz:
-                            vf *= jz / jump
+                        jump = _jump(pvz * factor, vz)
+                        if jump * scale > jz:
+                            scale = jz / jump
                     if pve or ve:
-                        before, after = pve * factor * vf, ve * vf
-                        jump = (before - after if before > after else after - before) \
-                            if before * after > 0 else max(abs(before), abs(after))
-                        if jump > je:
-                            vf *= je / jump
-                    junction *= vf
-                    threshold = junction * 0.99
-                    if psafe > threshold and safe > threshold:
+                        jump = _jump(pve * factor, ve)
+                        if jump * scale > je:
+                            scale = je / jump
+                    junction *= scale
+                    if psafe > junction * 0.99 and safe > junction * 0.99:
                         junction = safe
                 else:
                     junction = safe
@@ -230,17 +176,12 @@ class Planner:
                             junction = v
                         if junction > pv:
                             junction = pv
-            put_length(dist)
-            put_accel(a)
-            put_nominal(v * v)
-            put_entry(junction * junction)
-            put_safe(safe * safe)
-            put_tag(tag)
+            put((2.0 * a * dist, a, dist, v, junction * junction, safe * safe, tag))
             has_prev = True
             pvx, pvy, pvz, pve, pv, psafe = xx * v, xy * v, xz * v, xe * v, v, safe
             pux, puy, puz, pue = xx, xy, xz, (xe if kind == RETRACT else 0.0)
-            if len(lengths) >= WINDOW_BLOCKS:
-                flush(len(lengths) - LOOKAHEAD_BLOCKS)
+            if len(blocks) >= WINDOW_BLOCKS:
+                flush(WINDOW_BLOCKS - LOOKAHEAD_BLOCKS)
 
         def export() -> tuple | None:
             if not has_prev:
@@ -252,8 +193,8 @@ class Planner:
 
     def stop(self) -> None:
         """The machine comes to rest (dwell, wait, homing): time every queued block."""
-        if self._length:
-            self._flush(len(self._length))
+        if self._blocks:
+            self._flush(len(self._blocks))
         self._first_entry2 = None
         self.add = self._build(None)
 
@@ -264,61 +205,71 @@ class Planner:
 
     def _flush(self, count: int) -> None:
         """Plan the window and time its first ``count`` blocks."""
-        length, accel, max_entry2 = self._length, self._accel, self._max_entry2
-        n = len(length)
-        entry2 = max_entry2[:]
-        # Backward pass: from the end of the window, which must come to rest.
+        blocks = self._blocks
+        n = len(blocks)
         final = count == n
-        nxt = self._safe2[-1] if self.use_jerk else 0.0
+        # Backward pass: from the end of the window, which must come to rest.
+        entry2 = [0.0] * (n + 1)
+        nxt = entry2[n] = blocks[-1][5]
         for i in range(n - 1, -1, -1):
-            limit = nxt + 2.0 * accel[i] * length[i]
-            value = entry2[i]
-            if limit < value:
-                value = limit
-                entry2[i] = limit
-            nxt = value
+            block = blocks[i]
+            limit = nxt + block[0]
+            nxt = block[4] if block[4] < limit else limit
+            entry2[i] = nxt
         if self._first_entry2 is not None:
             entry2[0] = self._first_entry2
-        # Forward pass fused with the trapezoids of the blocks being timed.
-        nominal2, tags = self._nominal2, self._tag
+        # Forward pass fused with the trapezoids of the blocks being timed:
+        # p = min(cruise, peak of a triangle); t = accelerate + decelerate + cruise.
         total = tagged = 0.0
         v0sq = entry2[0]
+        v0 = sqrt(v0sq)
         for i in range(count):
-            a, d = accel[i], length[i]
-            reach = v0sq + 2.0 * a * d
-            if i + 1 < n:
-                v1sq = entry2[i + 1]
-                if v1sq > reach:
-                    v1sq = reach
-                    entry2[i + 1] = reach
+            room, a, d, vc, _, _, tag = blocks[i]
+            reach = v0sq + room
+            v1sq = entry2[i + 1]
+            if v1sq > reach:
+                v1sq = entry2[i + 1] = reach
+            v1 = sqrt(v1sq)
+            peak2 = 0.5 * (reach + v1sq)
+            if peak2 >= vc * vc:
+                t = (vc - v0 + vc - v1) / a + (d - (2.0 * vc * vc - v0sq - v1sq) / (2.0 * a)) / vc
             else:
-                v1sq = min(self._safe2[i] if self.use_jerk else 0.0, reach)
-            vc2 = nominal2[i]
-            two_a = 2.0 * a
-            accel_d = (vc2 - v0sq) / two_a
-            decel_d = (vc2 - v1sq) / two_a
-            v0, v1 = sqrt(v0sq), sqrt(v1sq)
-            if accel_d + decel_d <= d:
-                vc = sqrt(vc2)
-                t = (vc - v0) / a + (vc - v1) / a + (d - accel_d - decel_d) / vc
-            else:
-                peak = sqrt((two_a * d + v0sq + v1sq) * 0.5)
-                if peak < v0:
-                    peak = v0
-                if peak < v1:
-                    peak = v1
-                t = (peak - v0) / a + (peak - v1) / a
+                peak = sqrt(peak2)
+                t = (peak - v0 + peak - v1) / a
             total += t
-            if tags[i]:
+            if tag:
                 tagged += t
-            v0sq = v1sq
+            v0sq, v0 = v1sq, v1
         self.total_s += total
         self.tagged_s += tagged
         if final:
-            del length[:], accel[:], max_entry2[:], nominal2[:], self._safe2[:], tags[:]
+            blocks.clear()
             self._first_entry2 = None
-            return
-        self._first_entry2 = entry2[count]
-        for lst in (length, accel, max_entry2, nominal2, self._safe2, tags):
-            del lst[:count]
+        else:
+            self._first_entry2 = entry2[count]
+            del blocks[:count]
 
+
+def _jump(before: float, after: float) -> float:
+    """An axis's speed jump at a junction: the difference while it keeps its direction,
+    the larger speed when it reverses (Marlin's classic jerk)."""
+    if before * after > 0:
+        return before - after if before > after else after - before
+    before = before if before > 0 else -before
+    after = after if after > 0 else -after
+    return before if before > after else after
+
+
+def _cap(value: float, ax: float, ay: float, az: float, ae: float,
+         lx: float, ly: float, lz: float, le: float) -> float:
+    """Lower a speed or acceleration along a move so that no axis, taking the share
+    ``ax``..``ae`` of it, exceeds its limit ``lx``..``le``."""
+    if ax * value > lx:
+        value = lx / ax
+    if ay * value > ly:
+        value = ly / ay
+    if az * value > lz:
+        value = lz / az
+    if ae * value > le:
+        value = le / ae
+    return value

@@ -30,6 +30,15 @@ LIMIT_PREFIXES = ("machine_max_", "machine_min_")
 SETTING_KEYS = frozenset({"filament_type", "filament_density", "filament_diameter",
                           "gcode_flavor"})
 LAYER_MARKERS = (";LAYER_CHANGE", ";LAYER:", "; CHANGE_LAYER")
+# Every comment line :meth:`SlicerComments.feed` can learn from starts with one of these
+# (case as written by the slicers); the scanner skips all others without decoding them.
+INTERESTING = tuple(prefix.encode() for prefix in (
+    ";LAYER_CHANGE", ";LAYER:", "; CHANGE_LAYER", ";TIME:", ";PRINT.TIME:", ";FLAVOR:",
+    "; estimated printing time", "; filament_", "; machine_m", "; gcode_flavor",
+    "; generated", ";generated", "; Generated", ";Generated", "; G-Code generated",
+    "; BambuStudio", "; model printing time", "; total estimated time",
+    ";   Build time", "; Build time", ";Build time",
+))
 
 
 def parse_duration(text: str) -> float | None:
