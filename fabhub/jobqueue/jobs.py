@@ -29,9 +29,14 @@ JOB_COLUMNS = (
     "j.id, j.member_id, m.username, j.file_sha256, j.name, j.machine_class, j.material, "
     "j.preferred_machine_id, j.state, j.machine_id, j.estimated_s, j.analysis_version, "
     "j.boost, j.submitted_at, j.updated_at, j.assigned_at, j.started_at, j.ended_at, "
-    "j.queue_position, j.wait_code, j.wait_message, j.wait_details, j.wait_ahead"
+    "w.position AS queue_position, r.code AS wait_code, r.message AS wait_message, "
+    "r.details AS wait_details, w.ahead AS wait_ahead"
 )
-JOB_SELECT = f"SELECT {JOB_COLUMNS} FROM jobs j JOIN members m ON m.id = j.member_id"
+# Why a job waits lives in job_waits (rewritten by every scheduling pass) and the
+# shared wait_reasons it points to.
+JOB_SELECT = (f"SELECT {JOB_COLUMNS} FROM jobs j JOIN members m ON m.id = j.member_id "
+              "LEFT JOIN job_waits w ON w.job_id = j.id "
+              "LEFT JOIN wait_reasons r ON r.key = w.reason_key")
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ def list_jobs(db: sqlite_utils.Database, member_id: int | None = None,
     if states:
         sql += f" AND j.state IN ({', '.join('?' for _ in states)})"
         params.extend(states)
-    sql += (" ORDER BY j.queue_position IS NULL, j.queue_position, j.submitted_epoch DESC, "
+    sql += (" ORDER BY w.position IS NULL, w.position, j.submitted_epoch DESC, "
             "j.id DESC LIMIT ?")
     return [_from_row(r) for r in db.execute(sql, [*params, limit]).fetchall()]
 
@@ -130,15 +135,14 @@ def transition(db: sqlite_utils.Database, job_id: int, target: JobState | str, *
     goal = check_transition(job.state, target)
     now = utc_now_iso()
     sets = {"state": goal.value, "updated_at": now, **columns}
-    if goal is not JobState.QUEUED:
-        sets.update(queue_position=None, wait_code=None, wait_message=None, wait_details=None,
-                    wait_ahead=None)
     assignments = ", ".join(f"{name} = ?" for name in sets)
     with db.atomic():
         cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",
                             [*sets.values(), job_id, job.state.value])
         if cursor.rowcount != 1:
             raise Problem(409, "conflict", "The job changed meanwhile; reload and try again.")
+        if goal is not JobState.QUEUED:
+            db.execute("DELETE FROM job_waits WHERE job_id = ?", [job_id])
         record_event(db, job_id, job.state.value, goal.value, actor_kind, actor_member_id, reason)
     return get_job(db, job_id)
 

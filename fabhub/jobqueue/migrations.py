@@ -78,19 +78,24 @@ def q001_queue(db: sqlite_utils.Database) -> None:
             started_at TEXT,
             ended_at TEXT,
             idempotency_key TEXT,
-            priority REAL,
-            priority_json TEXT,
-            queue_position INTEGER,
-            wait_code TEXT,
-            wait_message TEXT,
-            wait_details TEXT,
-            wait_ahead INTEGER,
             UNIQUE (member_id, idempotency_key)
         );
         CREATE INDEX jobs_state ON jobs(state);
         CREATE INDEX jobs_member ON jobs(member_id, state);
         CREATE UNIQUE INDEX jobs_one_per_machine ON jobs(machine_id)
             WHERE state IN ('assigned', 'running', 'paused');
+        CREATE TABLE wait_reasons (
+            key TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            details TEXT NOT NULL
+        );
+        CREATE TABLE job_waits (
+            job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+            position INTEGER NOT NULL,
+            reason_key TEXT NOT NULL REFERENCES wait_reasons(key),
+            ahead INTEGER NOT NULL
+        );
         CREATE TABLE job_events (
             id INTEGER PRIMARY KEY,
             job_id INTEGER NOT NULL REFERENCES jobs(id),

@@ -10,6 +10,7 @@ worker.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -103,8 +104,7 @@ def _weekly_room(db: sqlite_utils.Database, now: datetime, usage: UsageSource,
 
 QUEUED_COLUMNS = (
     "id, member_id, machine_class, estimated_s, submitted_epoch, material, "
-    "preferred_machine_id, boost, queue_position, wait_code, wait_message, wait_details, "
-    "wait_ahead"
+    "preferred_machine_id, boost"
 )
 
 
@@ -148,7 +148,7 @@ def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: Schedule
                    frozenset(unfit[job_id]) if job_id in unfit else frozenset(),
                    next(iter(unfit[job_id].values())) if job_id in unfit else "")
         for (job_id, member_id, machine_class, estimated_s, submitted, material, preferred,
-             boost, *_) in rows)
+             boost) in rows)
     reservations = tuple(
         Reservation(*r) for r in _tuples(
             db, "SELECT machine_id, member_id, start_epoch, end_epoch FROM reservations "
@@ -162,19 +162,22 @@ def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: Schedule
     return data, rows
 
 
-def _reason_rows(result: PassResult, stored: Mapping[int, tuple]) -> list[tuple]:
-    """Rows (position, code, message, details, ahead, job id) for reasons that changed."""
-    encoded: dict[int, str] = {}  # jobs share reason objects: encode each once
-    changes = []
+def _wait_rows(result: PassResult) -> tuple[list[tuple], list[tuple]]:
+    """Rows for ``wait_reasons`` (one per distinct reason) and ``job_waits`` (one per job)."""
+    keys: dict[int, str] = {}  # jobs share reason objects: encode each once
+    reasons = []
+    waits = []
     for position, job_id in enumerate((j for j in result.order if j in result.reasons), 1):
         reason = result.reasons[job_id]
-        details = encoded.get(id(reason))
-        if details is None:
-            details = encoded[id(reason)] = json.dumps(dict(reason.details), sort_keys=True)
-        columns = (position, reason.code, reason.message, details, result.ahead[job_id])
-        if stored[job_id] != columns:
-            changes.append((*columns, job_id))
-    return changes
+        key = keys.get(id(reason))
+        if key is None:
+            details = json.dumps(dict(reason.details), sort_keys=True)
+            key = hashlib.sha256(f"{reason.code}\n{reason.message}\n{details}".encode()
+                                 ).hexdigest()[:24]
+            keys[id(reason)] = key
+            reasons.append((key, reason.code, reason.message, details))
+        waits.append((job_id, position, key, result.ahead[job_id]))
+    return reasons, waits
 
 
 def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
@@ -186,17 +189,19 @@ def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettin
         result = schedule(data)
         db.conn.executemany(
             "UPDATE jobs SET state = 'assigned', machine_id = ?, assigned_at = ?, "
-            "updated_at = ?, queue_position = NULL, wait_code = NULL, wait_message = NULL, "
-            "wait_details = NULL, wait_ahead = NULL WHERE id = ? AND state = 'queued'",
+            "updated_at = ? WHERE id = ? AND state = 'queued'",
             [(machine_id, stamp, stamp, job_id) for job_id, machine_id in result.assignments])
         db.conn.executemany(
             "INSERT INTO job_events (job_id, at, from_state, to_state, actor_kind, reason) "
             "VALUES (?, ?, 'queued', 'assigned', 'scheduler', ?)",
             [(job_id, stamp, f"assigned to machine {machine_id}")
              for job_id, machine_id in result.assignments])
-        stored = {r[0]: r[8:13] for r in rows}
-        changes = _reason_rows(result, stored)
-        db.conn.executemany("UPDATE jobs SET queue_position = ?, wait_code = ?, "
-                            "wait_message = ?, wait_details = ?, wait_ahead = ? WHERE id = ?",
-                            changes)
-    return PassSummary(len(rows), result.assignments, len(changes))
+        reasons, waits = _wait_rows(result)
+        db.conn.executemany("INSERT OR IGNORE INTO wait_reasons (key, code, message, details) "
+                            "VALUES (?, ?, ?, ?)", reasons)
+        db.execute("DELETE FROM job_waits")
+        db.conn.executemany("INSERT INTO job_waits (job_id, position, reason_key, ahead) "
+                            "VALUES (?, ?, ?, ?)", waits)
+        db.execute("DELETE FROM wait_reasons WHERE key NOT IN "
+                   "(SELECT DISTINCT reason_key FROM job_waits)")
+    return PassSummary(len(rows), result.assignments, len(waits))
