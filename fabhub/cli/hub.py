@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 
 import click
 
-from fabhub import config, members
+from fabhub import config
 from fabhub.cli.root import Context, fail, main, pass_ctx
+from fabhub.demo import reset_members
 from fabhub.instance import check_ready, init_instance
-
-DEMO_MEMBERS: tuple[tuple[str, str, str], ...] = (
-    ("steward", "gatekeeper", "Sam Steward"),
-    ("ada", "maker", "Ada Maker"),
-    ("linus", "maker", "Linus Maker"),
-)
 
 
 @main.command()
@@ -72,11 +66,6 @@ def demo(ctx: Context, host: str, port: int) -> None:
         click.echo(line)
     with ctx.db() as db:
         click.echo("Demo logins (new passwords on every run):")
-        for username, role, name in DEMO_MEMBERS:
-            password = secrets.token_urlsafe(9)
-            if members.find_by_username(db, username) is None:
-                members.add_member(db, username, password, role, display_name=name)
-            else:
-                members.set_password(db, username, password)
+        for role, username, password in reset_members(db):
             click.echo(f"  {role:<10} {username:<8} password: {password}")
     _serve(ctx, host, port, threads=8)
