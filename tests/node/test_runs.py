@@ -73,3 +73,9 @@ def test_a_node_token_cannot_claim_or_report_for_another_machine(make_lab) -> No
         assert response.json()["error"]["code"] == "not_your_job"
     assert lab.job(laser_job)["state"] == "assigned"
     assert lab.uses() == []
+    used = subprocess.run([FABHUB, "node", "enroll", lab.hub.url, "not-a-code", "--port",
+                           lab.sims["laser-grbl"].path, "--config", str(lab.root / "x.toml")],
+                          capture_output=True, text=True, timeout=60)
+    assert used.returncode == 1
+    assert "enrolment_refused" in used.stderr and "Traceback" not in used.stderr
+    assert not (lab.root / "x.toml").exists()
