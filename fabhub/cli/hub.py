@@ -32,7 +32,8 @@ def init(ctx: Context) -> None:
         click.echo(f"{ctx.instance} is up to date; nothing to do.")
 
 
-def _serve(ctx: Context, host: str, port: int, threads: int) -> None:
+def _serve(ctx: Context, host: str, port: int, threads: int,
+           connection_limit: int = 1000) -> None:
     from waitress import serve
 
     from fabhub.app import create_app
@@ -45,6 +46,7 @@ def _serve(ctx: Context, host: str, port: int, threads: int) -> None:
     click.echo(f"fabhub is serving on http://{host}:{port}/  (Ctrl-C stops it)")
     sys.stdout.flush()
     serve(app, host=host, port=port, threads=threads, ident="fabhub",
+          connection_limit=connection_limit,
           max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024)
 
 
@@ -52,11 +54,15 @@ def _serve(ctx: Context, host: str, port: int, threads: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Worker threads of the WSGI server.")
+              help="Worker threads of the WSGI server (each node's command long poll "
+                   "holds one while it waits).")
+@click.option("--connection-limit", default=1000, show_default=True,
+              type=click.IntRange(10, 100_000),
+              help="Open connections accepted at once (every node keeps one or two open).")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, threads: int) -> None:
+def serve(ctx: Context, host: str, port: int, threads: int, connection_limit: int) -> None:
     """Run the hub with the production WSGI server (waitress)."""
-    _serve(ctx, host, port, threads)
+    _serve(ctx, host, port, threads, connection_limit)
 
 
 @main.command()
