@@ -27,6 +27,7 @@ from fabhub.node.outbox import Outbox
 log = logging.getLogger("fabhub.node.agent")
 CLAIM_INTERVAL_S = 1.0
 RECONNECT_INTERVAL_S = 3.0
+DRAIN_S = 10.0  # on stop, how long the agent tries to deliver what is left
 MACHINE_STATES = {ev.IDLE: "idle", ev.STREAMING: "busy", ev.STOPPING: "busy",
                   ev.PAUSED: "paused", ev.HELD: "paused", ev.FAULT: "error",
                   ev.DISCONNECTED: "offline", ev.CONNECTING: "offline"}
@@ -88,8 +89,9 @@ class Agent:
                 self.run_now = JobRun(self.config, self.key, client, self.driver, self.events,
                                       self.journal, self.outbox, self.stop)
                 self.run_now.run(claimed)
+                self.run_now = None
         finally:
-            self.outbox.delivered.wait(timeout=5.0)
+            self.outbox.drain(client, DRAIN_S)
             if self.driver is not None:
                 self.driver.disconnect()
             log.info("node agent stopped")
