@@ -79,3 +79,30 @@ def test_a_node_token_cannot_claim_or_report_for_another_machine(make_lab) -> No
     assert used.returncode == 1
     assert "enrolment_refused" in used.stderr and "Traceback" not in used.stderr
     assert not (lab.root / "x.toml").exists()
+
+
+def test_pause_resume_and_cancel_from_the_api_reach_the_machine(make_lab) -> None:
+    lab: Lab = make_lab(["laser-grbl"], command_time_s=0.05)
+    node = lab.add_node("laser-grbl")
+    sim = lab.sims["laser-grbl"]
+    job_id = lab.submit("laser-grbl", laser_cut(600))
+    lab.wait_state(job_id, ("running",), timeout=60)
+    eventually(lambda: len(sim.executed) >= 20, 30, "20 executed lines")
+    url = f"{lab.hub.url}/api/v1/jobs/{job_id}"
+    assert requests.post(url + "/pause", headers=lab.ada, timeout=10).status_code == 200
+    lab.wait_state(job_id, ("paused",), timeout=10)
+    time.sleep(1.0)  # what the firmware had already planned runs out
+    held = len(sim.executed)
+    time.sleep(2.0)
+    assert len(sim.executed) == held, "the machine kept executing while paused"
+    assert requests.post(url + "/resume", headers=lab.ada, timeout=10).status_code == 200
+    lab.wait_state(job_id, ("running",), timeout=10)
+    eventually(lambda: len(sim.executed) > held + 10, 10, "execution after resume")
+    assert requests.post(url + "/stop", headers=lab.ada, timeout=10).status_code == 200
+    assert lab.wait_state(job_id, ("cancelled", "completed", "failed", "interrupted"),
+                          timeout=30) == "cancelled"
+    eventually(lambda: lab.uses(), 30, "the use entry")
+    receipt = SignedReceipt.from_dict(node.journal_end(job_id)["receipt"]).receipt
+    assert receipt.outcome == "cancelled"
+    assert receipt.paused_s >= 3
+    assert lab.uses()[0]["seconds"] == receipt.busy_s
