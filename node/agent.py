@@ -75,6 +75,9 @@ class Agent:
                 if not self._driver_ready():
                     self.stop.wait(RECONNECT_INTERVAL_S)
                     continue
+                if self.outbox.ending():  # the hub must know how the last job ended first
+                    self.stop.wait(CLAIM_INTERVAL_S / 4)
+                    continue
                 try:
                     claimed = client.claim()
                 except (HubUnreachable, HubRefused) as exc:

@@ -91,6 +91,10 @@ class JobRun:
         """Carry the claimed job to its end report (or leave it unstarted if the node stops)."""
         self.job = claimed["job"]
         self._view = view = self.journal.open_job(self.job)
+        if view.begin is not None or view.end is not None:
+            log.info("job already handled; its report is on its way", extra={
+                "job_id": self.job_id})
+            return
         log.info("job claimed", extra={"job_id": self.job_id, "job_name": self.job.get("name")})
         path = Path(self.config.journal_dir) / f"job-{self.job_id}.gcode"
         if not self._download(path):
@@ -126,6 +130,7 @@ class JobRun:
         self._end(DRIVER_OUTCOMES.get(finished.outcome, "failed"), reason,
                   Measured(started_epoch, elapsed, self._paused_s, finished.lines_acked,
                            round(total_mg * fraction)))
+        path.unlink(missing_ok=True)
 
     def _download(self, path: Path) -> bool:
         """Fetch and check the file; False when the job cannot (or should not) start."""
@@ -145,6 +150,7 @@ class JobRun:
                           extra={"job_id": self.job_id, "got": digest})
                 self._end("interrupted", f"the downloaded file's SHA-256 {digest} is not the "
                           "job's; the node refused to run it", Measured(time.time(), 0, 0, 0, 0))
+                path.unlink(missing_ok=True)
                 return False
             return True
         return False

@@ -92,14 +92,23 @@ class Journal:
         self.folder = folder
         self.done = folder / "done"
         self.done.mkdir(parents=True, exist_ok=True)
+        self._views: dict[int, JobJournal] = {}
+        self._lock = threading.Lock()
 
     def open_job(self, job: dict[str, Any]) -> JobJournal:
-        """Start (or continue) the journal of a claimed job."""
-        existing = self.read(self.folder / f"job-{int(job['id'])}.jsonl")
-        if existing.claim:
-            return existing
-        existing.append({"t": "claim", "job": job})
-        return existing
+        """Start (or continue) the journal of a claimed job; one view per job at a time."""
+        view = self.view(self.folder / f"job-{int(job['id'])}.jsonl")
+        if not view.claim:
+            view.append({"t": "claim", "job": job})
+        return view
+
+    def view(self, path: Path) -> JobJournal:
+        """The live view of one job's journal (read from disk the first time)."""
+        job_id = int(path.stem.split("-", 1)[1])
+        with self._lock:
+            if job_id not in self._views:
+                self._views[job_id] = self.read(path)
+            return self._views[job_id]
 
     def read(self, path: Path) -> JobJournal:
         """Read one job's journal; a torn last line (power cut mid-write) is ignored."""
@@ -116,9 +125,11 @@ class Journal:
     def unfinished(self) -> list[JobJournal]:
         """Journals of jobs whose end the hub has not confirmed, oldest job first."""
         paths = sorted(self.folder.glob("job-*.jsonl"), key=lambda p: int(p.stem[4:]))
-        return [view for view in map(self.read, paths) if not view.finished]
+        return [view for view in map(self.view, paths) if not view.finished]
 
     def close(self, view: JobJournal) -> None:
         """Move a delivered job's journal to ``done/``."""
-        if view.path.exists():
-            os.replace(view.path, self.done / view.path.name)
+        with self._lock:
+            self._views.pop(view.job_id, None)
+            if view.path.exists():
+                os.replace(view.path, self.done / view.path.name)

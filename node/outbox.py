@@ -61,6 +61,11 @@ class Outbox:
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
 
+    def ending(self) -> bool:
+        """An end report is waiting for the hub (the main loop claims nothing meanwhile)."""
+        with self._wake:
+            return any(v.end is not None and not v.finished for v in self._views)
+
     def drain(self, client: HubClient, timeout_s: float) -> None:
         """On the way out: send what is left until done, the hub fails, or time is up."""
         deadline = time.monotonic() + timeout_s

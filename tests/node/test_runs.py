@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import subprocess
 import time
 
@@ -106,3 +107,19 @@ def test_pause_resume_and_cancel_from_the_api_reach_the_machine(make_lab) -> Non
     assert receipt.outcome == "cancelled"
     assert receipt.paused_s >= 3
     assert lab.uses()[0]["seconds"] == receipt.busy_s
+
+
+def test_a_file_that_does_not_match_its_hash_is_refused_and_never_streamed(make_lab) -> None:
+    lab: Lab = make_lab(["cnc-grbl"])
+    data = cnc_mill(30)
+    job_id = lab.submit("cnc-grbl", data)
+    lab.wait_state(job_id, ("assigned",), timeout=30)
+    sha = hashlib.sha256(data).hexdigest()
+    stored = lab.instance / "files" / sha[:2] / f"{sha}.gcode"
+    stored.write_bytes(data.replace(b"Z-0.5", b"Z-9.5"))  # tampered on the hub's disk
+    node = lab.add_node("cnc-grbl")
+    assert lab.wait_state(job_id, ("interrupted", "running", "completed"), timeout=30) == \
+        "interrupted"
+    end = node.journal_end(job_id)
+    assert "SHA-256" in end["reason"] and end["lines_acked"] == 0
+    assert not any(line.startswith("G1") for line in lab.sims["cnc-grbl"].executed)
