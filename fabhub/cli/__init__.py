@@ -5,7 +5,7 @@ imports (Flask, the WSGI server) happen inside the commands that need them, so
 that ``fabhub node ...`` on a Raspberry Pi never loads the hub.
 """
 
-from fabhub.cli import analyze, hub, ledger, sim, users
+from fabhub.cli import analyze, demo, hub, ledger, node, sim, users
 from fabhub.cli.root import main
 
-__all__ = ["analyze", "hub", "ledger", "main", "sim", "users"]
+__all__ = ["analyze", "demo", "hub", "ledger", "main", "node", "sim", "users"]

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from fabhub.clock import iso_from_epoch, utc_now_iso
+from fabhub.db import write_lock
 from fabhub.jobqueue.jobs import Job, get_job, transition
 from fabhub.jobqueue.machines import change_state
 from fabhub.jobs.machine_profile import load_profile
@@ -113,7 +114,9 @@ def apply_batch(db: sqlite_utils.Database, node: Node, job_id: int, batch: Any, 
         raise Problem(422, "invalid_field", "'batch' must be a whole number from 1.",
                       {"field": "batch"})
     checked = _check_events(events)
-    with db.atomic():
+    # Read-then-write: take the write lock first, or a concurrent writer makes SQLite
+    # refuse the upgrade at once ("database is locked") instead of waiting.
+    with write_lock(db):
         run = db.execute("SELECT node_id, last_batch FROM job_runs WHERE job_id = ?",
                          [job_id]).fetchone()
         if run is None or run["node_id"] != node.id:
