@@ -4,7 +4,7 @@ The hot loop handles plain ``G0``/``G1`` lines (``X Y Z E F`` words separated by
 with local variables only; every other line goes through :meth:`Scanner.general`, which
 tokenises it fully (line numbers, checksums, ``(...)`` comments, several commands on a
 line) and dispatches to :mod:`fabhub.jobs.gcode_handlers`. Memory stays bounded: the
-file is read in blocks, and the planner keeps a fixed look-ahead window.
+file is read in blocks, and the planner keeps bounded batches of moves.
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ class Scanner:
 
     def now(self) -> float:
         """Machine time so far, for the heater model (P dwells as milliseconds)."""
+        self.planner.settle()
         return (self.planner.total_s + self.heating_s + self.dwell_s
                 + self.dwell_p / 1000.0)
 
