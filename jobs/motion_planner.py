@@ -48,7 +48,9 @@ class Planner:
         self.min_travel_feedrate = k.min_travel_feedrate
         self.total_s = 0.0
         self.tagged_s = 0.0
-        self._moves: list[tuple] = []
+        self._moves: list[tuple] = []  # single moves, after the batches
+        self._batches: list[np.ndarray] = []
+        self._waiting = 0  # moves in self._batches
         self._arcs: dict[int, tuple] = {}
         self._blocks: list[Blocks] = []
         self._queued = 0  # blocks in self._blocks
@@ -72,15 +74,28 @@ class Planner:
         tangent vectors (x, y, z, e); the straight components then only set limits.
         """
         if arc is not None:
-            self._arcs[len(self._moves)] = arc
+            self._arcs[self._waiting + len(self._moves)] = arc
         self._moves.append((dx, dy, dz, de, feed, tag))
         if len(self._moves) >= MOVE_BATCH:
             self._plan()
 
-    def add_many(self, moves: np.ndarray) -> None:
-        """Queue straight moves: rows of (dx, dy, dz, de, feed, tag) as in :meth:`add`."""
-        self._plan()
-        self._queue(moves, {})
+    def add_many(self, moves: np.ndarray, arcs: dict[int, tuple] | None = None) -> None:
+        """Queue moves: rows of (dx, dy, dz, de, feed, tag) as in :meth:`add`, and
+        ``arcs`` mapping a row to its ``arc`` description."""
+        self._hold()
+        for row, arc in (arcs or {}).items():
+            self._arcs[self._waiting + row] = arc
+        self._batches.append(moves)
+        self._waiting += len(moves)
+        if self._waiting >= MOVE_BATCH:
+            self._plan()
+
+    def _hold(self) -> None:
+        """Move the single queued moves into the list of batches, keeping their order."""
+        if self._moves:
+            self._batches.append(np.array(self._moves, dtype=float))
+            self._waiting += len(self._moves)
+            self._moves = []
 
     def limits_changed(self) -> None:
         """Take new values of the limit attributes into account for the next moves."""
@@ -106,10 +121,11 @@ class Planner:
 
     def _plan(self) -> None:
         """Turn the queued moves into blocks under the limits they were queued with."""
-        if self._moves:
-            moves = np.array(self._moves, dtype=float)
+        self._hold()
+        if self._batches:
+            moves = np.concatenate(self._batches) if len(self._batches) > 1 else self._batches[0]
             arcs = self._arcs
-            self._moves, self._arcs = [], {}
+            self._batches, self._arcs, self._waiting = [], {}, 0
             self._queue(moves, arcs)
 
     def _queue(self, moves: np.ndarray, arcs: dict[int, tuple]) -> None:

@@ -116,8 +116,8 @@ def _plan(moves: np.ndarray, arcs: dict[int, tuple], limits: Limits,
     moved = (dx != 0) | (dy != 0) | (dz != 0)
     keep = moved | (de != 0) | is_arc
     if not keep.all():
-        order = np.flatnonzero(keep)
-        arcs = {int(new): arcs[int(old)] for new, old in enumerate(order) if is_arc[old]}
+        new_index = np.cumsum(keep) - 1
+        arcs = {int(new_index[old]): arc for old, arc in arcs.items()}
         moves, moved, is_arc = moves[keep], moved[keep], is_arc[keep]
         dx, dy, dz, de = moves[:, 0], moves[:, 1], moves[:, 2], moves[:, 3]
     n = len(moves)

@@ -1,0 +1,140 @@
+"""Tokenise a block of G-code lines at once with numpy: which lines are plain moves, and
+the numbers of their words.
+
+A *plain* line is ``G0``/``G1``/``G92`` (or ``G2``/``G3``) at the start of the line followed
+by words ``X Y Z E F`` (and ``I J K R`` for arcs) with plain decimal numbers, each word
+after a space, and optionally a ``;`` comment: what slicers write for nearly every line.
+Anything else (other commands, ``G01``, tabs, line numbers, exponents...) is left to the
+scanner's full per-line tokenizer. Numbers are parsed exactly: the digits as an integer divided by
+a power of ten, which is the correctly rounded value, as Python's ``float`` gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LETTERS = b"XYZEFIJKR"
+MAX_DIGITS = 15
+_LETTER = np.full(256, -1, dtype=np.int8)
+for _index, _byte in enumerate(LETTERS):
+    _LETTER[_byte] = _index
+_BODY = np.zeros(256, dtype=bool)  # bytes a plain line may hold after its head
+for _byte in b"0123456789.-+ \r" + LETTERS:
+    _BODY[_byte] = True
+_DIGIT = np.full(256, -1, dtype=np.int8)
+for _byte in b"0123456789":
+    _DIGIT[_byte] = _byte - 48
+SPACE, CR, SEMI, NL, DOT = 32, 13, 59, 10, 46
+_POW10 = 10.0 ** np.arange(MAX_DIGITS + 1)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A block's lines: ``starts``/``ends`` byte offsets (end excludes ``\\n``), ``kind``
+    per line (:data:`BLANK`, :data:`COMMENT`, :data:`PLAIN`, :data:`OTHER`), ``head``
+    (0, 1, 2, 3 or 92) and ``values`` (X Y Z E F I J K R, NaN when absent) of plain lines; ``long``
+    plain lines have a number of more than 15 digits, which only ``float`` reads exactly."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    kind: np.ndarray
+    head: np.ndarray
+    values: np.ndarray
+    long: np.ndarray
+
+
+BLANK, COMMENT, PLAIN, OTHER = 0, 1, 2, 3
+
+
+def _per_line(starts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Whether each line (from its start to the next) holds a byte where ``mask`` is set."""
+    return np.logical_or.reduceat(mask, starts)
+
+
+def tokenize(block: bytes) -> Tokens:
+    """Tokenise ``block``, whole lines each ending with ``\\n``."""
+    raw = np.frombuffer(block, dtype=np.uint8)
+    newline = np.flatnonzero(raw == NL)
+    lines = len(newline)
+    starts = np.empty(lines, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = newline[:-1] + 1
+    ends = newline
+    sizes = ends - starts + 1
+    semi = raw == SEMI
+    seen = np.cumsum(semi, dtype=np.int32)
+    code = seen == np.repeat(seen[starts] - semi[starts], sizes)
+    code[newline] = False
+    padded = np.concatenate([raw, np.zeros(4, dtype=np.uint8)])
+    first = padded[starts]
+    filled = code & (raw != SPACE) & (raw != CR) & (raw != 9)
+    kind = np.where(_per_line(starts, filled), OTHER, BLANK)
+    kind[first == SEMI] = COMMENT
+    # Heads: G0 / G1 / G92 followed by a space, CR, ';' or the line's end.
+    head = np.full(lines, -1, dtype=np.int16)
+    g = first == ord("G")
+    c1, c2, c3 = padded[starts + 1], padded[starts + 2], padded[starts + 3]
+    ends_at = np.isin(c2, (SPACE, CR, SEMI, NL))
+    head[g & (c1 == ord("0")) & ends_at] = 0
+    head[g & (c1 == ord("1")) & ends_at] = 1
+    head[g & (c1 == ord("2")) & ends_at] = 2
+    head[g & (c1 == ord("3")) & ends_at] = 3
+    head[g & (c1 == ord("9")) & (c2 == ord("2")) & np.isin(c3, (SPACE, CR, SEMI, NL))] = 92
+    body = code.copy()
+    last = len(raw) - 1  # a newline: never code, so safe to clear
+    body[starts] = False
+    body[np.minimum(starts + 1, last)] = False
+    body[np.minimum(starts + 2, last)[head == 92]] = False
+    candidate = (head >= 0) & (kind == OTHER)
+    body &= np.repeat(candidate, sizes)
+    bad = body & ~_BODY[raw]
+    letter = body & (_LETTER[raw] >= 0)
+    prior = np.empty_like(raw)
+    prior[0] = SPACE
+    prior[1:] = raw[:-1]
+    after_space = prior == SPACE
+    word_start = body & (raw != SPACE) & (raw != CR) & after_space
+    bad |= letter ^ word_start  # a letter only right after a space, and nothing else
+    number = body & ~letter & (raw != SPACE) & (raw != CR)
+    sign = number & ((raw == ord("-")) | (raw == ord("+")))
+    bad[1:] |= sign[1:] & ~letter[:-1]
+    plain = candidate & ~_per_line(starts, bad)
+    # Now every word of a plain line is a letter and the number bytes after it.
+    in_plain = np.repeat(plain, sizes)
+    letter &= in_plain
+    number &= in_plain
+    letter_at = np.flatnonzero(letter)
+    word = np.cumsum(letter, dtype=np.int32)  # 1 + the index of the byte's word
+    digit_at = np.flatnonzero(number & (_DIGIT[raw] >= 0))
+    dot_at = np.flatnonzero(number & (raw == DOT))
+    words = len(letter_at)
+    digit_word = word[digit_at] - 1
+    digits = np.bincount(digit_word, minlength=words)
+    dot_word = word[dot_at] - 1
+    dots = np.bincount(dot_word, minlength=words)
+    bad_word = (digits == 0) | (dots > 1)
+    long_word = digits > MAX_DIGITS
+    dot_pos = np.full(words, np.iinfo(np.int64).max)
+    dot_pos[dot_word] = dot_at
+    # A digit's power of ten: how many digits of its word follow it.
+    power = np.cumsum(digits)[digit_word] - np.arange(1, len(digit_at) + 1)
+    weight = _POW10[np.minimum(power, MAX_DIGITS)] * _DIGIT[raw[digit_at]]
+    mantissa = np.bincount(digit_word, weights=weight, minlength=words)
+    decimals = np.bincount(digit_word, weights=digit_at > dot_pos[digit_word],
+                           minlength=words)
+    value = mantissa / _POW10[np.minimum(decimals.astype(np.intp), MAX_DIGITS)]
+    value[raw[np.minimum(letter_at + 1, len(raw) - 1)] == ord("-")] *= -1.0
+    word_line = np.searchsorted(newline, letter_at)
+    plain[word_line[bad_word]] = False
+    kind[plain] = PLAIN
+    long = np.zeros(lines, dtype=bool)
+    long[word_line[long_word]] = True
+    values = np.full((lines, len(LETTERS)), np.nan)
+    keep = plain[word_line]
+    values[word_line[keep], _LETTER[raw[letter_at[keep]]]] = value[keep]
+    # I J K R only on arcs; elsewhere the full tokenizer says what they mean.
+    odd = plain & ((head < 2) | (head == 92)) & ~np.isnan(values[:, 5:]).all(axis=1)
+    kind[odd] = OTHER
+    return Tokens(starts, ends, kind, head, values, long & (kind == PLAIN))
