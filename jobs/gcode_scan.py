@@ -225,7 +225,11 @@ class Scanner:
                 self._general_line(raw)
                 continue
             if tokens.long[i]:
-                row = _read_words(raw)
+                try:
+                    row = _read_words(raw)
+                except ValueError:
+                    self._general_line(raw)
+                    continue
             self.valid_lines += 1
             self.commands.setdefault(f"G{code}", self.line)
             self.motion = code

@@ -23,10 +23,8 @@ for _index, _byte in enumerate(LETTERS):
 _BODY = np.zeros(256, dtype=bool)  # bytes a plain line may hold after its head
 for _byte in b"0123456789.-+ \r" + LETTERS:
     _BODY[_byte] = True
-_DIGIT = np.full(256, -1, dtype=np.int8)
-for _byte in b"0123456789":
-    _DIGIT[_byte] = _byte - 48
-SPACE, CR, SEMI, NL, DOT = 32, 13, 59, 10, 46
+SPACE, CR, SEMI, NL, DOT, MINUS, PLUS = 32, 13, 59, 10, 46, 45, 43
+WIDTH = 24  # bytes of a number read here; a longer one is read by float
 _POW10 = 10.0 ** np.arange(MAX_DIGITS + 1)
 
 
@@ -53,6 +51,45 @@ def _per_line(starts: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.logical_or.reduceat(mask, starts)
 
 
+def _numbers(padded: np.ndarray, start: np.ndarray,
+             span: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read the number at each ``start`` (its word's bytes up to ``start + span``): its
+    value, whether it is malformed, and whether it is too long for this reader (more
+    than 15 digits, which ``float`` reads instead). One column of bytes at a time."""
+    words = len(start)
+    mantissa = np.zeros(words)
+    decimals = np.zeros(words, dtype=np.intp)
+    digits = np.zeros(words, dtype=np.intp)
+    dots = np.zeros(words, dtype=np.intp)
+    reading = np.ones(words, dtype=bool)
+    bad = np.zeros(words, dtype=bool)
+    width = int(span.max(initial=0))
+    long = span > WIDTH
+    first = padded[start]
+    negative = first == MINUS
+    for column in range(min(width, WIDTH)):
+        byte = padded[start + column] if column else first
+        inside = column < span
+        digit = byte - np.uint8(48)  # wraps around below '0'
+        is_digit = digit < 10
+        is_dot = byte == DOT
+        signed = (byte == MINUS) | (byte == PLUS)
+        numeric = is_digit | is_dot | signed
+        takes = is_digit | is_dot | (signed if column == 0 else False)
+        # A sign inside a number, or number bytes after it ended (after a CR): not G-code.
+        bad |= inside & numeric & ~(reading & takes)
+        reading &= inside & takes
+        counted = reading & is_digit
+        mantissa = np.where(counted, mantissa * 10.0 + digit, mantissa)
+        decimals += counted & (dots > 0)
+        digits += counted
+        dots += reading & is_dot
+    bad |= (digits == 0) | (dots > 1)
+    long |= digits > MAX_DIGITS
+    value = mantissa / _POW10[np.minimum(decimals, MAX_DIGITS)]
+    return np.where(negative, -value, value), bad & ~long, long
+
+
 def tokenize(block: bytes) -> Tokens:
     """Tokenise ``block``, whole lines each ending with ``\\n``."""
     raw = np.frombuffer(block, dtype=np.uint8)
@@ -63,12 +100,14 @@ def tokenize(block: bytes) -> Tokens:
     starts[1:] = newline[:-1] + 1
     ends = newline
     sizes = ends - starts + 1
-    semi = raw == SEMI
-    seen = np.cumsum(semi, dtype=np.int32)
-    code = seen == np.repeat(seen[starts] - semi[starts], sizes)
-    code[newline] = False
-    padded = np.concatenate([raw, np.zeros(4, dtype=np.uint8)])
+    padded = np.concatenate([raw, np.zeros(WIDTH + 4, dtype=np.uint8)])
     first = padded[starts]
+    code = ~np.repeat(first == SEMI, sizes)
+    code[newline] = False
+    semi = raw == SEMI
+    if (semi & code).any():  # comments after code: the code ends at the first ';'
+        seen = np.cumsum(semi, dtype=np.int32)
+        code &= seen == np.repeat(seen[starts] - semi[starts], sizes)
     filled = code & (raw != SPACE) & (raw != CR) & (raw != 9)
     kind = np.where(_per_line(starts, filled), OTHER, BLANK)
     kind[first == SEMI] = COMMENT
@@ -97,36 +136,14 @@ def tokenize(block: bytes) -> Tokens:
     after_space = prior == SPACE
     word_start = body & (raw != SPACE) & (raw != CR) & after_space
     bad |= letter ^ word_start  # a letter only right after a space, and nothing else
-    number = body & ~letter & (raw != SPACE) & (raw != CR)
-    sign = number & ((raw == ord("-")) | (raw == ord("+")))
-    bad[1:] |= sign[1:] & ~letter[:-1]
     plain = candidate & ~_per_line(starts, bad)
-    # Now every word of a plain line is a letter and the number bytes after it.
-    in_plain = np.repeat(plain, sizes)
-    letter &= in_plain
-    number &= in_plain
+    letter &= np.repeat(plain, sizes)
     letter_at = np.flatnonzero(letter)
-    word = np.cumsum(letter, dtype=np.int32)  # 1 + the index of the byte's word
-    digit_at = np.flatnonzero(number & (_DIGIT[raw] >= 0))
-    dot_at = np.flatnonzero(number & (raw == DOT))
-    words = len(letter_at)
-    digit_word = word[digit_at] - 1
-    digits = np.bincount(digit_word, minlength=words)
-    dot_word = word[dot_at] - 1
-    dots = np.bincount(dot_word, minlength=words)
-    bad_word = (digits == 0) | (dots > 1)
-    long_word = digits > MAX_DIGITS
-    dot_pos = np.full(words, np.iinfo(np.int64).max)
-    dot_pos[dot_word] = dot_at
-    # A digit's power of ten: how many digits of its word follow it.
-    power = np.cumsum(digits)[digit_word] - np.arange(1, len(digit_at) + 1)
-    weight = _POW10[np.minimum(power, MAX_DIGITS)] * _DIGIT[raw[digit_at]]
-    mantissa = np.bincount(digit_word, weights=weight, minlength=words)
-    decimals = np.bincount(digit_word, weights=digit_at > dot_pos[digit_word],
-                           minlength=words)
-    value = mantissa / _POW10[np.minimum(decimals.astype(np.intp), MAX_DIGITS)]
-    value[raw[np.minimum(letter_at + 1, len(raw) - 1)] == ord("-")] *= -1.0
     word_line = np.searchsorted(newline, letter_at)
+    code_end = starts + np.add.reduceat(code, starts)  # where each line's comment starts
+    span_end = code_end[word_line]
+    span_end[:-1] = np.minimum(span_end[:-1], letter_at[1:])
+    value, bad_word, long_word = _numbers(padded, letter_at + 1, span_end - letter_at - 1)
     plain[word_line[bad_word]] = False
     kind[plain] = PLAIN
     long = np.zeros(lines, dtype=bool)
