@@ -2,7 +2,7 @@
 
 :func:`run_line` takes one tokenised line, records its commands, applies the modal ones
 in the standard order (feed, spindle, tool, modes, then motion) and returns a linear move
-for the hot loop, or ``None``. Handlers are plain functions registered by command name.
+for :meth:`Scanner.move`, or ``None``. Handlers are plain functions registered by name.
 """
 
 from __future__ import annotations

@@ -317,7 +317,7 @@ class Scanner:
 
     def count_arc(self, points: list[tuple[float, float, float]], de: float, length: float,
                   rises: bool) -> None:
-        """Count an arc's bounding points, length and kind of work (see the hot loop)."""
+        """Count an arc's bounding points, length and kind of work (as in :meth:`move`)."""
         if de > 0:
             box = self.boxes["extrude"]
             self.extruded = True
@@ -339,7 +339,7 @@ class Scanner:
             self.filament[self.tool] = self.filament.get(self.tool, 0.0) + de * self.flow
 
     def general(self, code: bytes, words: list[bytes]) -> tuple | None:
-        """Any line but a plain G0/G1: returns a linear move for the hot loop, or None."""
+        """Any line but a plain one: returns a linear move for :meth:`move`, or None."""
         from fabhub.jobs.gcode_handlers import run_line
 
         motion = ARC_HEADS.get(words[0])

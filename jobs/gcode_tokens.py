@@ -1,12 +1,12 @@
 """Tokenise a block of G-code lines at once with numpy: which lines are plain moves, and
 the numbers of their words.
 
-A *plain* line is ``G0``/``G1``/``G92`` (or ``G2``/``G3``) at the start of the line followed
-by words ``X Y Z E F`` (and ``I J K R`` for arcs) with plain decimal numbers, each word
-after a space, and optionally a ``;`` comment: what slicers write for nearly every line.
-Anything else (other commands, ``G01``, tabs, line numbers, exponents...) is left to the
-scanner's full per-line tokenizer. Numbers are parsed exactly: the digits as an integer divided by
-a power of ten, which is the correctly rounded value, as Python's ``float`` gives.
+A *plain* line starts with ``G0`` to ``G3`` (or ``G00`` to ``G03``) or ``G92``, followed by
+words ``X Y Z E F`` (and ``I J K R`` on arcs) with plain decimal numbers, each word after
+a space, and optionally a ``;`` comment: what slicers and CAM write for nearly every line.
+Anything else (other commands, tabs, line numbers, exponents...) is left to the scanner's
+full per-line tokenizer. Numbers are read exactly: the digits as an integer divided by a
+power of ten, the correctly rounded value, as Python's ``float`` gives.
 """
 
 from __future__ import annotations
@@ -111,21 +111,24 @@ def tokenize(block: bytes) -> Tokens:
     filled = code & (raw != SPACE) & (raw != CR) & (raw != 9)
     kind = np.where(_per_line(starts, filled), OTHER, BLANK)
     kind[first == SEMI] = COMMENT
-    # Heads: G0 / G1 / G92 followed by a space, CR, ';' or the line's end.
+    # Heads: G0 to G3 or G92, followed by a space, CR, ';' or the line's end.
     head = np.full(lines, -1, dtype=np.int16)
     g = first == ord("G")
     c1, c2, c3 = padded[starts + 1], padded[starts + 2], padded[starts + 3]
     ends_at = np.isin(c2, (SPACE, CR, SEMI, NL))
-    head[g & (c1 == ord("0")) & ends_at] = 0
-    head[g & (c1 == ord("1")) & ends_at] = 1
-    head[g & (c1 == ord("2")) & ends_at] = 2
-    head[g & (c1 == ord("3")) & ends_at] = 3
-    head[g & (c1 == ord("9")) & (c2 == ord("2")) & np.isin(c3, (SPACE, CR, SEMI, NL))] = 92
+    ends_after = np.isin(c3, (SPACE, CR, SEMI, NL))
+    three = g & (c1 == ord("9")) & (c2 == ord("2")) & ends_after
+    head[three] = 92
+    for motion in range(4):  # G0 to G3, also written G00 to G03
+        head[g & (c1 == ord("0") + motion) & ends_at] = motion
+        padded_code = g & (c1 == ord("0")) & (c2 == ord("0") + motion) & ends_after
+        head[padded_code] = motion
+        three |= padded_code
     body = code.copy()
     last = len(raw) - 1  # a newline: never code, so safe to clear
     body[starts] = False
     body[np.minimum(starts + 1, last)] = False
-    body[np.minimum(starts + 2, last)[head == 92]] = False
+    body[np.minimum(starts + 2, last)[three]] = False
     candidate = (head >= 0) & (kind == OTHER)
     body &= np.repeat(candidate, sizes)
     bad = body & ~_BODY[raw]

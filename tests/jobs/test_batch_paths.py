@@ -72,6 +72,9 @@ G20
 G90
 G1 X1 Y1
 G1 X1 X2
+G01 X4 Y4
+G00 X0 Y1
+G03 X1 Y0 I0 J-1
 G1 X1.0000000000000000000000001 Y2.5
 G1 X1.2.3.4.5.6.7.8.9.0.1.2.3.4.5.6.7.8.9.0 Y3
 G1 X2 Y1           ; spaces
@@ -106,7 +109,7 @@ def test_numbers_read_exactly_as_float_reads_them(words: list) -> None:
 
 
 @pytest.mark.parametrize("line", ["G1 X1E5", "G1 X1.2.3", "G1 X-", "G1 X", "G1 5",
-                                  "G1 X1 G4", "G1\tX1", "G01 X1", "G1 X--1", "G1 X1-2",
+                                  "G1 X1 G4", "G1\tX1", "G001 X1", "G1 X--1", "G1 X1-2",
                                   "N10 G1 X1", "G1 X1 M3", "G1 I1", "g1 x1", "G1 X1\r2",
                                   "G1 X+-1", "G1 X1.5.", "G92.1 X1"])
 def test_lines_the_batch_tokenizer_leaves_to_the_full_one(line: str) -> None:
