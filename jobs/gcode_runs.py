@@ -80,8 +80,9 @@ def _segments(points: list, box: Box, start: tuple, end: tuple, lines: np.ndarra
 
 
 def apply_run(sc: Scanner, head: np.ndarray, values: np.ndarray, lines: np.ndarray) -> bool:
-    """Apply plain lines (``head`` 0, 1 or 92; ``values`` X Y Z E F, NaN when absent;
-    ``lines`` their line numbers) to ``sc``; ``False`` if left to the line-by-line path."""
+    """Apply plain lines (``head`` 0 to 3 or 92; ``values`` X Y Z E F I J K R, NaN when
+    absent; ``lines`` their line numbers) to ``sc``; ``False`` (and nothing changed) if
+    they are left to the line-by-line path."""
     g92 = head == 92
     arc = (head == 2) | (head == 3)
     if arc.any() and sc.plane != 17:
@@ -126,7 +127,6 @@ def apply_run(sc: Scanner, head: np.ndarray, values: np.ndarray, lines: np.ndarr
     points = _count_moves(sc, head, lines, befores, ends, (dx, dy, dz), straight, extrude)
     planned: dict[int, tuple] = {}
     if arc.any():
-        de = de.copy()
         _count_arcs(sc, head, lines, befores, ends, values, de, arc, points, planned)
     for box, parts in points.items():
         if parts:
