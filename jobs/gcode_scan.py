@@ -198,17 +198,18 @@ class Scanner:
             raw = block[starts[i]:ends[i]]
             if raw.startswith(INTERESTING):
                 self.comments.feed(raw)
-        others = np.flatnonzero(kind == OTHER).tolist()
+        others = np.flatnonzero(kind == OTHER)
+        plain = np.flatnonzero(kind == PLAIN)
+        # The plain lines before each other line, and after the last one.
+        cuts = [*np.searchsorted(plain, others).tolist(), len(plain)]
         lo = 0
-        for i in [*others, len(kind)]:
-            plain = np.flatnonzero(kind[lo:i] == PLAIN) + lo
-            if len(plain):
-                self._plain(block, tokens, plain, base)
-            if i == len(kind):
-                break
-            self.line = base + i + 1
-            self._general_line(block[starts[i]:ends[i]])
-            lo = i + 1
+        for i, cut in zip([*others.tolist(), None], cuts, strict=True):
+            if cut > lo:
+                self._plain(block, tokens, plain[lo:cut], base)
+                lo = cut
+            if i is not None:
+                self.line = base + i + 1
+                self._general_line(block[starts[i]:ends[i]])
         self.line = base + len(kind)
 
     def _plain(self, block: bytes, tokens: Tokens, index: np.ndarray, base: int) -> None:
