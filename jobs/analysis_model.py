@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 # Bump whenever a change to the analyzer changes any figure it reports.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: M203 in mm/min on RepRapFirmware
 
 SEVERITIES = ("error", "warning")
 

@@ -23,7 +23,8 @@ class FirmwareFamily:
     ``accepts`` is the complete list of commands the firmware takes (anything else is
     refused, as Grbl answers ``error:20``), or ``None`` when the firmware takes anything
     not listed in ``refuses``. ``refuses`` maps a command to why the firmware refuses it.
-    ``supports_kinematics_commands`` says whether M201-M205 change its motion limits.
+    ``supports_kinematics_commands`` says whether M201-M205 change its motion limits;
+    ``feedrate_limits_per_minute`` whether M203 takes mm/min (RepRapFirmware) not mm/s.
     """
 
     name: str
@@ -31,6 +32,7 @@ class FirmwareFamily:
     accepts: frozenset[str] | None
     refuses: dict[str, str]
     supports_kinematics_commands: bool
+    feedrate_limits_per_minute: bool = False
 
     def refusal(self, command: str) -> str | None:
         """Why this firmware does not take ``command``, or ``None`` if it does."""
@@ -75,6 +77,7 @@ FAMILIES: dict[str, FirmwareFamily] = {
         accepts=None,
         refuses={},
         supports_kinematics_commands=True,
+        feedrate_limits_per_minute=True,
     ),
     "smoothieware": FirmwareFamily(
         name="smoothieware",

@@ -2,7 +2,7 @@
 
 :func:`run_line` takes one tokenised line, records its commands, applies the modal ones
 in the standard order (feed, spindle, tool, modes, then motion) and returns a linear move
-for the hot loop, or ``None``. Handlers are plain functions registered by command name.
+for :meth:`Scanner.move`, or ``None``. Handlers are plain functions registered by name.
 """
 
 from __future__ import annotations
@@ -221,6 +221,12 @@ def _kinematics(attr: str, scale: float = 1.0) -> Callable[[Scanner, Params], No
     return handler
 
 
+def _m203(sc: Scanner, params: Params) -> None:
+    """Maximum feed rates: mm/s on Marlin, mm/min on RepRapFirmware."""
+    per_minute = sc.family is not None and sc.family.feedrate_limits_per_minute
+    _kinematics("max_feedrate", 1.0 / 60.0 if per_minute else 1.0)(sc, params)
+
+
 def _m204(sc: Scanner, params: Params) -> None:
     if sc.family is not None and not sc.family.supports_kinematics_commands:
         return
@@ -285,7 +291,7 @@ HANDLERS: dict[str, Callable[[Scanner, Params], None]] = {
     "M601": _pause, "M3": _tool_on, "M4": _tool_on, "M5": _tool_off, "M6": _m6,
     "M82": _mode("relative_e", False), "M83": _mode("relative_e", True),
     "M104": _m104, "M109": _m109, "M140": _m140, "M190": _m190, "M116": _m116,
-    "M201": _kinematics("max_acceleration"), "M203": _kinematics("max_feedrate"),
+    "M201": _kinematics("max_acceleration"), "M203": _m203,
     "M204": _m204, "M205": _m205, "M220": _percent("speed_factor"),
     "M221": _percent("flow"), "M400": _stop, "T": _tool_change,
 }

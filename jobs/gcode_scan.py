@@ -1,32 +1,35 @@
 """One pass over a G-code file's bytes: positions, moves, bounds, filament and time.
 
-The hot loop handles plain ``G0``/``G1`` lines (``X Y Z E F`` words separated by spaces)
-with local variables only; every other line goes through :meth:`Scanner.general`, which
-tokenises it fully (line numbers, checksums, ``(...)`` comments, several commands on a
+Each block of lines is tokenised at once (:mod:`fabhub.jobs.gcode_tokens`); runs of plain
+``G0``/``G1``/``G92`` lines are applied at once (:mod:`fabhub.jobs.gcode_runs`), short
+runs through :meth:`Scanner.move`. Every other line goes through :meth:`Scanner.general`,
+which tokenises it fully (line numbers, checksums, ``(...)`` comments, several commands on a
 line) and dispatches to :mod:`fabhub.jobs.gcode_handlers`. Memory stays bounded: the
-file is read in blocks, and the planner keeps a fixed look-ahead window.
+file is read in blocks, and the planner keeps bounded batches of moves.
 """
 
 from __future__ import annotations
 
 import re
-from math import inf, sqrt
+from math import inf, nan, sqrt
 from typing import BinaryIO
+
+import numpy as np
 
 from fabhub.jobs.analysis_model import AnalysisError
 from fabhub.jobs.arcs import arc_move
 from fabhub.jobs.firmware_families import FirmwareFamily
+from fabhub.jobs.gcode_runs import LIMIT, apply_run
+from fabhub.jobs.gcode_tokens import COMMENT, OTHER, PLAIN, Tokens, tokenize
 from fabhub.jobs.motion_planner import Planner
 from fabhub.jobs.scan_state import Box, Heater
 from fabhub.jobs.slicer_comments import INTERESTING, SlicerComments
 
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 18
 MAX_LINE_BYTES = 1 << 20
 BGCODE_MAGIC = b"GCDE"
-MOTION_HEADS = {b"G0": 0, b"G00": 0, b"G1": 1, b"G01": 1}
-FAST_CHARS = b"0123456789.-+ \t\rGXYZEF"
 ARC_HEADS = {b"G2": 2, b"G02": 2, b"G3": 3, b"G03": 3}
-ARC_CHARS = FAST_CHARS + b"IJKR"
+ARC_CHARS = b"0123456789.-+ \t\rGXYZEFIJKR"
 NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)"
 # A word is a letter and a number; axis letters may stand alone (G28 X Y, M84 E).
 WORD = re.compile(rb"([A-Z])\s*(" + NUMBER + rb")?")
@@ -37,8 +40,8 @@ PAREN_COMMENT = re.compile(rb"\([^)]*(?:\)|$)")
 EXTENDED = re.compile(rb"\s*[A-Z][A-Z0-9]*_[A-Z0-9_]*(?:\s.*)?")
 GRBL_SYSTEM = re.compile(rb"\$(\d+|[A-Z]{1,4}|[$#])?(=?)")
 MAX_ARGUMENT = 1000
-# Coordinates, feeds and other numbers beyond this (in mm, mm/min...) are not G-code.
-LIMIT = 1e9
+# Runs of at least this many plain lines are applied at once (see gcode_runs).
+BATCH_LINES = 24
 MAX_EXTENDED = 256  # distinct extended (Klipper-style) commands recorded
 # Commands whose argument is free text (a file name, a message, a printer name).
 TEXT_COMMANDS = frozenset({"M23", "M28", "M29", "M30", "M32", "M33", "M117", "M118", "M928",
@@ -49,7 +52,7 @@ BED_RATE = 0.5
 
 
 def read_blocks(stream: BinaryIO):
-    """Yield lists of lines (bytes, without ``\\n``) read in blocks of about 1 MiB."""
+    """Yield blocks of about 256 KiB of whole lines, each ending with ``\\n``."""
     rest = b""
     first = True
     while True:
@@ -66,13 +69,23 @@ def read_blocks(stream: BinaryIO):
             raise AnalysisError("this is a binary file (it contains NUL bytes), not G-code text")
         if rest:
             block = rest + block
-        lines = block.split(b"\n")
-        rest = lines.pop()
+        cut = block.rfind(b"\n") + 1
+        block, rest = block[:cut], block[cut:]
         if len(rest) > MAX_LINE_BYTES:
             raise AnalysisError("a line is longer than 1 MiB; this is not a G-code file")
-        yield lines
+        if block:
+            yield block
     if rest:
-        yield [rest]
+        yield rest + b"\n"
+
+
+def _read_words(raw: bytes) -> list[float]:
+    """X Y Z E F of a plain line read with ``float`` (NaN when absent)."""
+    row = [nan] * 5
+    semi = raw.find(b";")
+    for word in (raw if semi < 0 else raw[:semi]).split()[1:]:
+        row[b"XYZEF".index(word[:1])] = float(word[1:])
+    return row
 
 
 def command_name(letter: str, value: bytes) -> str | None:
@@ -140,6 +153,8 @@ class Scanner:
         self.extruded = False
         self.feed_below_zero = False
         self.tool_on_z_move = False
+        self.extruding = False  # the last move extruded
+        self.used = 0.0  # filament pushed by the current tool since the last command
 
     def invalid_line(self) -> None:
         """Count the current line as not G-code."""
@@ -153,6 +168,7 @@ class Scanner:
 
     def now(self) -> float:
         """Machine time so far, for the heater model (P dwells as milliseconds)."""
+        self.planner.settle()
         return (self.planner.total_s + self.heating_s + self.dwell_s
                 + self.dwell_p / 1000.0)
 
@@ -165,161 +181,144 @@ class Scanner:
 
     def run(self, stream: BinaryIO) -> None:
         """Read the whole stream (see the module docstring)."""
-        planner = self.planner
-        add = planner.add
-        comment = self.comments.feed
-        interesting = INTERESTING
-        heads = MOTION_HEADS
-        boxes = self.boxes
-        extrude_box, tool_box, feed_box, rapid_box = (boxes["extrude"], boxes["tool"],
-                                                     boxes["feed"], boxes["rapid"])
-        filament = self.filament
-        n = self.line
-        x, y, z, e = self.x, self.y, self.z, self.e
-        relative, relative_e, scale, feed = self.relative, self.relative_e, self.scale, self.feed
-        tool, tool_on, rapid_g0 = self.tool, self.tool_on, self.rapid_g0
-        layer_z = self.layer_z
-        factor, flow, tagging = self.speed_factor, self.flow, False
-        used = 0.0  # filament pushed by the current tool since the last general line
-        extruding = extruded = False  # the previous move extruded; any move did
-        seen = [False, False]  # G0, G1 recorded in self.commands
         for block in read_blocks(stream):
-            for raw in block:
-                n += 1
-                if not raw:
+            self._block(block, tokenize(block))
+        self._flush_filament()
+
+    def _flush_filament(self) -> None:
+        if self.used:
+            self.filament[self.tool] = self.filament.get(self.tool, 0.0) + self.used
+            self.used = 0.0
+
+    def _block(self, block: bytes, tokens: Tokens) -> None:
+        """Apply one block of whole lines: runs of plain lines at once, others one by one."""
+        base = self.line
+        kind, starts, ends = tokens.kind, tokens.starts, tokens.ends
+        for i in np.flatnonzero(kind == COMMENT).tolist():
+            raw = block[starts[i]:ends[i]]
+            if raw.startswith(INTERESTING):
+                self.comments.feed(raw)
+        others = np.flatnonzero(kind == OTHER)
+        plain = np.flatnonzero(kind == PLAIN)
+        # The plain lines before each other line, and after the last one.
+        cuts = [*np.searchsorted(plain, others).tolist(), len(plain)]
+        lo = 0
+        for i, cut in zip([*others.tolist(), None], cuts, strict=True):
+            if cut > lo:
+                self._plain(block, tokens, plain[lo:cut], base)
+                lo = cut
+            if i is not None:
+                self.line = base + i + 1
+                self._general_line(block[starts[i]:ends[i]])
+        self.line = base + len(kind)
+
+    def _plain(self, block: bytes, tokens: Tokens, index: np.ndarray, base: int) -> None:
+        """Plain lines (see :mod:`fabhub.jobs.gcode_tokens`): at once, or one by one when
+        there are few of them or the run needs the line-by-line path."""
+        head, values = tokens.head[index], tokens.values[index]
+        if (len(index) >= BATCH_LINES and not tokens.long[index].any()
+                and apply_run(self, head, values, index + base + 1)):
+            return
+        for i, code, row in zip(index.tolist(), head.tolist(), values.tolist(), strict=True):
+            self.line = base + i + 1
+            raw = block[tokens.starts[i]:tokens.ends[i]]
+            if code > 1:
+                self._general_line(raw)
+                continue
+            if tokens.long[i]:
+                try:
+                    row = _read_words(raw)
+                except ValueError:
+                    self._general_line(raw)
                     continue
-                if raw[0] == 59:  # ';'
-                    if raw.startswith(interesting):
-                        comment(raw)
-                    continue
-                semi = raw.find(b";")
-                code = raw if semi < 0 else raw[:semi]
-                words = code.split()
-                if not words:
-                    continue
-                motion = heads.get(words[0])
-                nx = ny = nz = ne = nf = None
-                if motion is not None and (code.translate(None, FAST_CHARS)
-                                           or code.count(b"E") != code.count(b" E")):
-                    motion = None  # exponents, 'inf', 'nan', '_' are no G-code numbers
-                if motion is not None:
-                    try:
-                        for word in words[1:]:
-                            key = word[0]
-                            if key == 88:
-                                nx = float(word[1:])
-                            elif key == 89:
-                                ny = float(word[1:])
-                            elif key == 90:
-                                nz = float(word[1:])
-                            elif key == 69:
-                                ne = float(word[1:])
-                            elif key == 70:
-                                nf = float(word[1:])
-                            else:
-                                motion = None
-                                break
-                    except ValueError:
-                        motion = None
-                if motion is None:
-                    self.x, self.y, self.z, self.e = x, y, z, e
-                    self.tool, self.feed, self.line = tool, feed, n
-                    if used:
-                        filament[tool] = filament.get(tool, 0.0) + used
-                        used = 0.0
-                    self.extruded = self.extruded or extruded
-                    move = self.general(code, words)
-                    x, y, z, e = self.x, self.y, self.z, self.e
-                    add = planner.add
-                    relative, relative_e, scale = self.relative, self.relative_e, self.scale
-                    feed, tool, tool_on, rapid_g0 = (self.feed, self.tool, self.tool_on,
-                                                     self.rapid_g0)
-                    factor, flow, extruded = self.speed_factor, self.flow, self.extruded
-                    tagging = tool_on and self.spindle_s > 0
-                    extruding = False
-                    if move is None:
-                        continue
-                    motion, nx, ny, nz, ne, nf = move
+            self.valid_lines += 1
+            self.commands.setdefault(f"G{code}", self.line)
+            self.motion = code
+            self.move(code, *(None if v != v else v for v in row[:5]))
+
+    def _general_line(self, raw: bytes) -> None:
+        """Any line but a plain one; runs its move if it has one."""
+        self._flush_filament()
+        semi = raw.find(b";")
+        code = raw if semi < 0 else raw[:semi]
+        words = code.split()
+        move = self.general(code, words) if words else None
+        self.extruding = False
+        if move is not None:
+            self.move(*move)
+
+    def move(self, motion: int, nx: float | None, ny: float | None, nz: float | None,
+             ne: float | None, nf: float | None) -> None:
+        """One straight move (axis words in file units, ``None`` when absent)."""
+        scale = self.scale
+        if nf is not None and 0 < nf < LIMIT:
+            self.feed = nf * scale / 60.0
+        x, y, z = self.x, self.y, self.z
+        if self.relative:
+            tx = x if nx is None else x + nx * scale
+            ty = y if ny is None else y + ny * scale
+            tz = z if nz is None else z + nz * scale
+        else:
+            tx = x if nx is None else nx * scale
+            ty = y if ny is None else ny * scale
+            tz = z if nz is None else nz * scale
+        if not (-LIMIT < tx < LIMIT and -LIMIT < ty < LIMIT and -LIMIT < tz < LIMIT
+                and (ne is None or -LIMIT < ne < LIMIT)):
+            self.note("a move beyond 1000 km was skipped")
+            return
+        de = 0.0
+        if ne is not None:
+            if self.relative_e:
+                de = ne * scale
+                self.e += de
+            else:
+                de = ne * scale - self.e
+                self.e = ne * scale
+        dx, dy, dz = tx - x, ty - y, tz - z
+        speed = self.feed * self.speed_factor
+        if motion == 0 and self.rapid_g0:  # Grbl: G0 at top speed; F only sets G1
+            speed = inf
+        n = self.line
+        tagging = self.tool_on and self.spindle_s > 0
+        if dx or dy or dz:
+            boxes = self.boxes
+            if de > 0:
+                self.extruded = True
+                if self.rapid_g0 is None:
+                    self.rapid_g0 = False
+                box = boxes["extrude"]
+                if not self.extruding:
+                    box.add(x, y, z, n)
+                    self.extruding = True
+                box.add(tx, ty, tz, n)
+                box.moves += 1
+                if tz > self.layer_z + 1e-6:
+                    self.layer_z = tz
+                    self.layers_z += 1
+            else:
+                self.extruding = False
+                if motion and self.tool_on:
+                    box = boxes["tool"]
+                    box.add(x, y, z, n)
+                    self.tool_on_z_move = self.tool_on_z_move or bool(dz)
+                    if tagging:
+                        self.cut_length += sqrt(dx * dx + dy * dy + dz * dz)
+                elif motion:
+                    box = boxes["feed"]
+                    self.feed_length += sqrt(dx * dx + dy * dy + dz * dz)
+                    self.feed_below_zero = self.feed_below_zero or tz < 0
                 else:
-                    self.valid_lines += 1
-                    self.motion = motion
-                    if not seen[motion]:
-                        seen[motion] = True
-                        self.commands.setdefault(f"G{motion}", n)
-                if nf is not None and 0 < nf < LIMIT:
-                    feed = nf * scale / 60.0
-                if relative:
-                    tx = x if nx is None else x + nx * scale
-                    ty = y if ny is None else y + ny * scale
-                    tz = z if nz is None else z + nz * scale
-                else:
-                    tx = x if nx is None else nx * scale
-                    ty = y if ny is None else ny * scale
-                    tz = z if nz is None else nz * scale
-                if not (-LIMIT < tx < LIMIT and -LIMIT < ty < LIMIT and -LIMIT < tz < LIMIT
-                        and (ne is None or -LIMIT < ne < LIMIT)):
-                    self.line = n
-                    self.note("a move beyond 1000 km was skipped")
-                    continue
-                de = 0.0
-                if ne is not None:
-                    if relative_e:
-                        de = ne * scale
-                        e += de
-                    else:
-                        de = ne * scale - e
-                        e = ne * scale
-                dx, dy, dz = tx - x, ty - y, tz - z
-                speed = feed * factor
-                if motion == 0 and rapid_g0:  # Grbl: G0 at top speed; F only sets G1
-                    speed = inf
-                if dx or dy or dz:
-                    if de > 0:
-                        if not extruded:
-                            extruded = self.extruded = True
-                            if self.rapid_g0 is None:
-                                rapid_g0 = self.rapid_g0 = False
-                        if not extruding:
-                            extrude_box.add(x, y, z, n)
-                            extruding = True
-                        extrude_box.add(tx, ty, tz, n)
-                        extrude_box.moves += 1
-                        if tz > layer_z + 1e-6:
-                            layer_z = tz
-                            self.layers_z += 1
-                    elif motion and tool_on:
-                        extruding = False
-                        tool_box.add(x, y, z, n)
-                        tool_box.add(tx, ty, tz, n)
-                        tool_box.moves += 1
-                        if dz:
-                            self.tool_on_z_move = True
-                        if tagging:
-                            self.cut_length += sqrt(dx * dx + dy * dy + dz * dz)
-                    elif motion:
-                        extruding = False
-                        feed_box.add(tx, ty, tz, n)
-                        feed_box.moves += 1
-                        self.feed_length += sqrt(dx * dx + dy * dy + dz * dz)
-                        if tz < 0:
-                            self.feed_below_zero = True
-                    else:
-                        extruding = False
-                        rapid_box.add(tx, ty, tz, n)
-                        rapid_box.moves += 1
-                    x, y, z = tx, ty, tz
-                if de:
-                    used += de * flow
-                add(dx, dy, dz, de, speed, tagging and motion > 0)
-        if used:
-            filament[tool] = filament.get(tool, 0.0) + used
-        self.extruded = self.extruded or extruded
-        self.x, self.y, self.z, self.e = x, y, z, e
-        self.tool, self.feed, self.line, self.layer_z = tool, feed, n, layer_z
+                    box = boxes["rapid"]
+                box.add(tx, ty, tz, n)
+                box.moves += 1
+            self.x, self.y, self.z = tx, ty, tz
+        if de:
+            self.used += de * self.flow
+        self.planner.add(dx, dy, dz, de, speed, tagging and motion > 0)
 
     def count_arc(self, points: list[tuple[float, float, float]], de: float, length: float,
                   rises: bool) -> None:
-        """Count an arc's bounding points, length and kind of work (see the hot loop)."""
+        """Count an arc's bounding points, length and kind of work (as in :meth:`move`)."""
         if de > 0:
             box = self.boxes["extrude"]
             self.extruded = True
@@ -341,7 +340,7 @@ class Scanner:
             self.filament[self.tool] = self.filament.get(self.tool, 0.0) + de * self.flow
 
     def general(self, code: bytes, words: list[bytes]) -> tuple | None:
-        """Any line but a plain G0/G1: returns a linear move for the hot loop, or None."""
+        """Any line but a plain one: returns a linear move for :meth:`move`, or None."""
         from fabhub.jobs.gcode_handlers import run_line
 
         motion = ARC_HEADS.get(words[0])

@@ -98,8 +98,8 @@ def test_a_100_mb_file_stays_under_150_mb_of_memory(tmp_path: Path) -> None:
         while out.tell() < 100 * 1024 * 1024:
             out.write(layer)
     assert path.stat().st_size >= 100 * 1024 * 1024
-    # VmHWM belongs to the process image since exec; ru_maxrss would also count the
-    # pages the child shared with this (large) pytest process between fork and exec.
+    # The peak of this process's own memory: VmHWM, not ru_maxrss, which on Linux keeps
+    # the RSS of the (large) test process that started it.
     child = textwrap.dedent(f"""
         from fabhub.jobs.analysis import analyze_file
         result = analyze_file({str(path)!r})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -113,8 +114,6 @@ def test_heating_waits_are_modelled() -> None:
 
 
 def test_per_axis_feed_rate_limit_caps_the_speed() -> None:
-    import dataclasses
-
     from fabhub.jobs.machine_profile import Axes
 
     machine = profile(accel=1000, jerk=0)
@@ -140,3 +139,13 @@ def test_laser_on_time_and_cut_length() -> None:
     assert result.cut_length_mm == pytest.approx(20, abs=MM)
     assert result.tool_on_s == pytest.approx(2 * trapezoid_s(10, 10, 1000), abs=MS)
     assert (result.peak_s, result.peak_s_line) == (800, 2)
+
+
+@pytest.mark.parametrize(("firmware", "limit"), [("marlin", 1200.0), ("reprapfirmware", 20.0)])
+def test_m203_is_mm_per_second_on_marlin_and_mm_per_minute_on_reprapfirmware(
+        firmware: str, limit: float) -> None:
+    # M203 X1200 Y1200: 1200 mm/s on Marlin (no cap at 100 mm/s), 20 mm/s on RRF.
+    machine = dataclasses.replace(profile(accel=1000, jerk=0), firmware=firmware)
+    result = analyse("M203 X1200 Y1200\nG1 X100 F6000\n", machine)
+    assert result.estimated_s == pytest.approx(trapezoid_s(100, min(100.0, limit), 1000),
+                                               abs=MS)
