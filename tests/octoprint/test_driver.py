@@ -116,6 +116,34 @@ def test_an_octoprint_restart_mid_job_is_reported(octoprint: OctoPrintServer,
     driver.disconnect()
 
 
+def test_octoprint_gone_for_good_fails_the_job(octoprint: OctoPrintServer,
+                                                events: Events) -> None:
+    driver = driver_for(octoprint, events, offline_timeout_s=2)
+    driver.start_job(moves(3000))
+    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    octoprint.stop()
+    try:
+        _, finished = events.first(lambda e: isinstance(e, ev.JobFinished), timeout=30)
+        assert finished.outcome == ev.FAILED
+        assert "stopped answering during the job for 2 s" in finished.reason
+        wait_until(lambda: driver.state == ev.DISCONNECTED, timeout=10)
+    finally:
+        octoprint.start()
+    driver.disconnect()
+
+
+def test_a_print_cancelled_in_octoprint_itself_is_reported(octoprint: OctoPrintServer,
+                                                           events: Events) -> None:
+    driver = driver_for(octoprint, events)
+    driver.start_job(moves(3000))
+    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    assert octoprint.post("/api/job", {"command": "cancel"}).status_code == 204
+    result = driver.wait_job(timeout=30)
+    assert result.outcome == ev.FAILED
+    assert "stopped in OctoPrint, not by fabhub" in result.reason
+    driver.disconnect()
+
+
 def test_a_wrong_key_is_refused_at_connect(octoprint: OctoPrintServer) -> None:
     with pytest.raises(HandshakeError, match="check the API key"):
         open_driver(octoprint.driver_url, "marlin", overrides={"api_key": "not-the-key"})
