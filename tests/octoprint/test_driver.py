@@ -27,6 +27,14 @@ def driver_for(octoprint: OctoPrintServer, events: Events, **options) -> OctoPri
     return driver
 
 
+def printing(octoprint: OctoPrintServer, events: Events, **options) -> OctoPrintDriver:
+    """A driver whose long job OctoPrint has begun to print."""
+    driver = driver_for(octoprint, events, **options)
+    driver.start_job(moves(3000))
+    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    return driver
+
+
 def octoprint_state(octoprint: OctoPrintServer) -> str:
     return octoprint.get("/api/job").json()["state"]
 
@@ -49,9 +57,7 @@ def test_a_small_job_runs_to_completion(octoprint: OctoPrintServer, events: Even
 
 
 def test_pause_resume_and_cancel(octoprint: OctoPrintServer, events: Events) -> None:
-    driver = driver_for(octoprint, events)
-    driver.start_job(moves(3000))
-    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    driver = printing(octoprint, events)
     driver.pause()
     assert driver.state == ev.PAUSED
     wait_until(lambda: octoprint_state(octoprint) == "Paused", timeout=15)
@@ -72,9 +78,7 @@ def test_pause_resume_and_cancel(octoprint: OctoPrintServer, events: Events) -> 
 
 def test_a_fatal_printer_error_ends_the_job_with_octoprints_reason_within_2_s(
         octoprint: OctoPrintServer, events: Events) -> None:
-    driver = driver_for(octoprint, events)
-    driver.start_job(moves(3000))
-    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    driver = printing(octoprint, events)
     answer = octoprint.post("/api/printer/command",
                             {"command": "!!DEBUG:trigger_fatal_error_marlin"})
     injected = time.monotonic()
@@ -91,9 +95,7 @@ def test_a_fatal_printer_error_ends_the_job_with_octoprints_reason_within_2_s(
 
 def test_emergency_stop_goes_through_octoprint(octoprint: OctoPrintServer,
                                                events: Events) -> None:
-    driver = driver_for(octoprint, events)
-    driver.start_job(moves(3000))
-    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    driver = printing(octoprint, events)
     driver.emergency_stop()
     assert driver.wait_job(timeout=5).outcome == ev.EMERGENCY_STOPPED
     assert driver.state == ev.FAULT
@@ -103,9 +105,7 @@ def test_emergency_stop_goes_through_octoprint(octoprint: OctoPrintServer,
 
 def test_an_octoprint_restart_mid_job_is_reported(octoprint: OctoPrintServer,
                                                   events: Events) -> None:
-    driver = driver_for(octoprint, events, offline_timeout_s=120)
-    driver.start_job(moves(3000))
-    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    driver = printing(octoprint, events, offline_timeout_s=120)
     octoprint.stop()
     octoprint.start()
     _, finished = events.first(lambda e: isinstance(e, ev.JobFinished), timeout=60)
@@ -118,9 +118,7 @@ def test_an_octoprint_restart_mid_job_is_reported(octoprint: OctoPrintServer,
 
 def test_octoprint_gone_for_good_fails_the_job(octoprint: OctoPrintServer,
                                                 events: Events) -> None:
-    driver = driver_for(octoprint, events, offline_timeout_s=2)
-    driver.start_job(moves(3000))
-    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    driver = printing(octoprint, events, offline_timeout_s=2)
     octoprint.stop()
     try:
         _, finished = events.first(lambda e: isinstance(e, ev.JobFinished), timeout=30)
@@ -134,9 +132,7 @@ def test_octoprint_gone_for_good_fails_the_job(octoprint: OctoPrintServer,
 
 def test_a_print_cancelled_in_octoprint_itself_is_reported(octoprint: OctoPrintServer,
                                                            events: Events) -> None:
-    driver = driver_for(octoprint, events)
-    driver.start_job(moves(3000))
-    wait_until(lambda: any(p.lines_acked > 10 for p in events.of(ev.Progress)))
+    driver = printing(octoprint, events)
     assert octoprint.post("/api/job", {"command": "cancel"}).status_code == 204
     result = driver.wait_job(timeout=30)
     assert result.outcome == ev.FAILED
