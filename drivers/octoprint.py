@@ -25,6 +25,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fabhub.drivers import events as ev
 from fabhub.drivers.errors import DriverError, HandshakeError, JobError
@@ -36,6 +37,7 @@ from fabhub.drivers.octoprint_api import (
     OctoPrintUnreachable,
     api_key_from,
     base_url,
+    checked_options,
 )
 from fabhub.drivers.octoprint_state import (
     ERROR_STATES,
@@ -51,11 +53,6 @@ from fabhub.drivers.outbox import EventOutbox, JobSource
 from fabhub.drivers.profiles import FirmwareProfile
 
 TESTED_VERSIONS = ("1.11",)
-# option -> (default, allowed range for numbers)
-OPTIONS: dict[str, tuple[Any, tuple[float, float] | None]] = {
-    "api_key": ("", None), "serial_port": ("", None), "printer_profile": ("", None),
-    "poll_interval_s": (0.25, (0.05, 60.0)), "request_timeout_s": (5.0, (0.5, 600.0)),
-    "offline_timeout_s": (30.0, (1.0, 3600.0)), "connect_timeout_s": (30.0, (1.0, 600.0))}
 START_GRACE_S = 10.0
 
 
@@ -400,6 +397,22 @@ class OctoPrintDriver(EventOutbox):
             self._set_state(ev.DISCONNECTED, f"OctoPrint lost the printer ({state})")
             self._stop.set()
 
+    def _finish_job(self, outcome: str, reason: str, settle: str = ev.IDLE) -> None:
+        """Under the lock: end the job, then remove its file from OctoPrint's storage."""
+        job, path = self._job, self._job_path
+        super()._finish_job(outcome, reason, settle)
+        if job is not None and job.result is not None and path is not None:
+            self._job_path = None
+            threading.Thread(target=self._remove_file, args=(path,), daemon=True).start()
+
+    def _remove_file(self, path: str) -> None:
+        try:
+            self.api.request("DELETE", f"/api/files/local/{quote(path)}")
+        except DriverError as exc:
+            with self._lock:
+                self._warn(f"the job's file {path} stays in OctoPrint's storage: {exc}")
+            self._flush()
+
     def _cancel_sequence(self) -> None:
         for command in self.profile.commands.cancel:
             try:
@@ -415,27 +428,6 @@ class OctoPrintDriver(EventOutbox):
         if self._job is not None and now >= self._progress_at:
             self._progress_at = now + self.progress_interval_s
             self._emit(self._job.progress(self.state))
-
-
-def checked_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Every option with its default filled in; an unknown option, a wrong type or a
-    number out of range is a :class:`DriverError` naming it and what is allowed."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise DriverError(f"unknown OctoPrint option {unknown[0]!r}; allowed: "
-                          f"{', '.join(OPTIONS)}")
-    values = {}
-    for name, (default, limits) in OPTIONS.items():
-        value = options.get(name, default)
-        if limits is None:
-            if not isinstance(value, str):
-                raise DriverError(f"OctoPrint option {name} must be a string, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, int | float) \
-                or not limits[0] <= value <= limits[1]:
-            raise DriverError(f"OctoPrint option {name} = {value!r}; allowed: a number from "
-                              f"{limits[0]:g} to {limits[1]:g}")
-        values[name] = float(value) if limits else value
-    return values
 
 
 def _upload_name(source: JobSource) -> str:

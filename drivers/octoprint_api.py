@@ -18,6 +18,11 @@ from fabhub.drivers.errors import DriverError, PortNotFound, TransportError
 
 URL_SCHEMES = ("octoprint+http", "octoprint+https")
 API_KEY_ENV = "FABHUB_OCTOPRINT_API_KEY"
+# option -> (default, allowed range for numbers)
+OPTIONS: dict[str, tuple[Any, tuple[float, float] | None]] = {
+    "api_key": ("", None), "serial_port": ("", None), "printer_profile": ("", None),
+    "poll_interval_s": (0.25, (0.05, 60.0)), "request_timeout_s": (5.0, (0.5, 600.0)),
+    "offline_timeout_s": (30.0, (1.0, 3600.0)), "connect_timeout_s": (30.0, (1.0, 600.0))}
 
 
 class OctoPrintUnreachable(TransportError):
@@ -125,3 +130,24 @@ class OctoPrintAPI:
         return self.request("POST", "/api/files/local", files={"file": (name, data)},
                             data={"select": "true", "print": "true"},
                             timeout=max(self.timeout_s, 60.0))
+
+
+def checked_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Every option with its default filled in; an unknown option, a wrong type or a
+    number out of range is a :class:`DriverError` naming it and what is allowed."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise DriverError(f"unknown OctoPrint option {unknown[0]!r}; allowed: "
+                          f"{', '.join(OPTIONS)}")
+    values = {}
+    for name, (default, limits) in OPTIONS.items():
+        value = options.get(name, default)
+        if limits is None:
+            if not isinstance(value, str):
+                raise DriverError(f"OctoPrint option {name} must be a string, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) \
+                or not limits[0] <= value <= limits[1]:
+            raise DriverError(f"OctoPrint option {name} = {value!r}; allowed: a number from "
+                              f"{limits[0]:g} to {limits[1]:g}")
+        values[name] = float(value) if limits else value
+    return values

@@ -51,6 +51,7 @@ def test_a_small_job_runs_to_completion(octoprint: OctoPrintServer, events: Even
     assert progress and progress[-1].bytes_acked == progress[-1].bytes_total
     telemetry = driver.query_status()
     assert telemetry.machine_state == "Operational"
+    wait_until(lambda: not octoprint.get("/api/files/local").json()["files"], timeout=10)
     wait_until(lambda: "T" in driver.query_status().temperatures, timeout=15)
     driver.disconnect()
     assert driver.state == ev.DISCONNECTED
