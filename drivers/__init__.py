@@ -30,6 +30,10 @@ Interface (every driver, :class:`Driver`):
 - ``query_status(timeout=5.0) -> Telemetry``, ``send_command(command, timeout=None)
   -> list[str]`` (outside jobs or between job lines), and the attributes ``state``,
   ``firmware``, ``capabilities``, ``telemetry``.
+- ``open_driver("octoprint+http://HOST:PORT", "marlin", overrides={"api_key": ...})``
+  returns an :class:`OctoPrintDriver` (``fabhub.drivers.octoprint``) with the same calls
+  and events, driving the printer through OctoPrint's REST API. ``send_command``
+  returns ``[]`` there (OctoPrint does not return the printer's reply over REST).
 - Grbl-dialect drivers also have ``check_file(source) -> list[CheckIssue]`` ($C dry run).
 
 Events (plain frozen dataclasses in :mod:`fabhub.drivers.events`) go to the ``events``
@@ -53,11 +57,13 @@ from fabhub.drivers.errors import (
 )
 from fabhub.drivers.factory import open_driver
 from fabhub.drivers.grbl import CheckIssue, GrblDriver
+from fabhub.drivers.octoprint import OctoPrintDriver
 from fabhub.drivers.profiles import FirmwareProfile, available_profiles, load_profile
 from fabhub.drivers.reprap import ReprapDriver
 
 __all__ = [
     "CheckIssue", "CommandTimeout", "DeviceGone", "Driver", "DriverError", "FirmwareProfile",
-    "GrblDriver", "HandshakeError", "JobError", "PortBusy", "PortNotFound", "ProfileError",
-    "ReprapDriver", "TransportError", "available_profiles", "load_profile", "open_driver",
+    "GrblDriver", "HandshakeError", "JobError", "OctoPrintDriver", "PortBusy", "PortNotFound",
+    "ProfileError", "ReprapDriver", "TransportError", "available_profiles", "load_profile",
+    "open_driver",
 ]

@@ -9,13 +9,11 @@ under the lock and delivered, in order, after it is released.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from os import PathLike
+from collections.abc import Callable
 
 from fabhub.drivers import events as ev
 from fabhub.drivers.errors import (
@@ -28,37 +26,25 @@ from fabhub.drivers.errors import (
 from fabhub.drivers.flow import FlowMixin
 from fabhub.drivers.gcode import read_commands
 from fabhub.drivers.job import JobRun
+from fabhub.drivers.outbox import EventOutbox, JobSource
 from fabhub.drivers.profiles import FirmwareProfile
 from fabhub.drivers.transport import Transport
 
 READ_WAIT_S = 0.05
-LOG = logging.getLogger(__name__)
-JobSource = str | PathLike[str] | Iterable[str]
 
 
-class Driver(FlowMixin):
+class Driver(EventOutbox, FlowMixin):
     """Base of the dialect drivers; see :mod:`fabhub.drivers` for the interface."""
 
     def __init__(self, port: str, profile: FirmwareProfile, *, baud: int | None = None,
                  events: ev.EventSink = None, progress_interval_s: float = 0.25) -> None:
         self.port = port
-        self.profile = profile
         self.baud = baud or profile.default_baud
         self.progress_interval_s = progress_interval_s
-        self.state = ev.DISCONNECTED
-        self.firmware = ""
-        self.capabilities: dict[str, str] = {}
-        self.telemetry = ev.Telemetry()
-        self._emit_to = ev.make_emitter(events)
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._emit_lock = threading.Lock()
-        self._emit_owner: threading.Thread | None = None
-        self._outbox: list[ev.Event] = []
+        EventOutbox.__init__(self, events, profile)
         self._transport: Transport | None = None
         self._reader: threading.Thread | None = None
         self._running = False
-        self._job: JobRun | None = None
         self._recent: deque[str] = deque(maxlen=5)
         self._not_text = 0
         self._progress_at = 0.0
@@ -69,40 +55,6 @@ class Driver(FlowMixin):
         self._re_startup = re.compile(replies.startup)
         self._re_fatal = [re.compile(p) for p in replies.fatal]
         self._init_flow()
-
-    # -- events --------------------------------------------------------------------------
-    def _emit(self, event: ev.Event) -> None:
-        self._outbox.append(event)
-
-    def _flush(self) -> None:
-        """Deliver collected events in order, outside the driver's lock. A callback that
-        calls the driver back finds its events delivered by this same loop afterwards."""
-        if self._emit_owner is threading.current_thread():
-            return
-        with self._emit_lock:
-            self._emit_owner = threading.current_thread()
-            try:
-                while True:
-                    with self._lock:
-                        batch, self._outbox = self._outbox, []
-                    if not batch:
-                        return
-                    for event in batch:
-                        try:
-                            self._emit_to(event)
-                        except Exception:  # a consumer's bug must not stop the machine's driver
-                            LOG.exception("event consumer failed on %r", event)
-            finally:
-                self._emit_owner = None
-
-    def _set_state(self, new: str, reason: str = "") -> None:
-        if new != self.state:
-            old, self.state = self.state, new
-            self._emit(ev.StateChanged(old, new, reason))
-            self._changed.notify_all()
-
-    def _warn(self, message: str) -> None:
-        self._emit(ev.DriverWarning(message))
 
     # -- connection ----------------------------------------------------------------------
     def connect(self) -> str:
@@ -130,11 +82,7 @@ class Driver(FlowMixin):
         except BaseException:
             self._close(ev.DISCONNECTED, "handshake failed")
             raise
-        with self._lock:
-            self._set_state(ev.IDLE, f"connected to {self.firmware}")
-            self._emit(ev.Connected(self.firmware, dict(self.capabilities), self.profile.name))
-        self._flush()
-        return self.firmware
+        return self._announce_connected()
 
     def _handshake(self) -> None:
         raise NotImplementedError
@@ -268,37 +216,6 @@ class Driver(FlowMixin):
     def _begin_job(self, job: JobRun) -> None:
         """Under the lock, before the first job line goes out."""
 
-    def wait_job(self, timeout: float | None = None) -> ev.JobFinished:
-        """Block until the current (or last) job ends; return how it ended."""
-        job = self._job
-        if job is None:
-            raise JobError("no job has been started")
-        if not job.done.wait(timeout):
-            raise JobError(f"the job is still running after {timeout} s")
-        self._flush()
-        assert job.result is not None
-        return job.result
-
-    def stream(self, source: JobSource, timeout: float | None = None) -> ev.JobFinished:
-        """:meth:`start_job` then :meth:`wait_job`."""
-        self.start_job(source)
-        return self.wait_job(timeout)
-
-    def _finish_job(self, outcome: str, reason: str) -> None:
-        """Under the lock: end the running job and return to idle (or fault)."""
-        job = self._job
-        if job is None or job.result is not None:
-            return
-        if self._estop and outcome == ev.FAILED:
-            # The firmware's answer to an emergency stop (kill, alarm, reset) may be read
-            # before the stopping thread records it: the stop is what ended the job.
-            outcome, reason = ev.EMERGENCY_STOPPED, f"emergency stop requested; then {reason}"
-        self._emit(job.progress(self.state))
-        self._emit(job.finish(outcome, reason))
-        if self.state not in (ev.FAULT, ev.DISCONNECTED):
-            self._set_state(ev.IDLE, reason)
-        self._changed.notify_all()
-
     def _control(self, allowed: tuple[str, ...], action: str,
                  body: Callable[[], None]) -> None:
         with self._lock:
@@ -355,15 +272,10 @@ class Driver(FlowMixin):
                 transport.write(data)
             except DeviceGone as exc:
                 error = exc
-        with self._lock:
-            reason = "emergency stop requested" if error is None else str(error)
-            self._drop_inflight("emergency stop")
-            if self.state != ev.DISCONNECTED:
-                self._set_state(ev.FAULT, "emergency stop: reset the machine, then reconnect")
-            self._finish_job(ev.EMERGENCY_STOPPED, reason)
-        self._flush()
-        if error is not None:
-            raise error
+        self._emergency_stopped(error)
+
+    def _on_emergency_stop(self) -> None:
+        self._drop_inflight("emergency stop")
 
     # -- commands and status ---------------------------------------------------------------
     def send_command(self, command: str, timeout: float | None = None) -> list[str]:

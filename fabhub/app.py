@@ -17,6 +17,7 @@ from fabhub import (
     api_machines,
     api_node,
     api_nodes_admin,
+    api_octoprint,
     auth,
     config,
     errors,
@@ -64,6 +65,7 @@ def create_app(
     app.register_blueprint(health.bp)
     for api in (api_account, api_jobs, api_machines, api_access, api_nodes_admin, api_node):
         app.register_blueprint(api.bp)
+    app.register_blueprint(api_octoprint.bp)
     register_web(app)
     periodic.init_app(app)
     return app

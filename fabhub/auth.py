@@ -1,7 +1,9 @@
 """Who is asking: session cookies for people, ``Authorization: Bearer`` for scripts.
 
-Requests authenticated by a bearer token are exempt from CSRF checks (a browser
-never attaches one by itself); every other unsafe request must carry a CSRF token.
+Views marked :func:`api_key_header` (the OctoPrint-compatible upload) also take the
+token in ``X-Api-Key``, OctoPrint's header. Requests authenticated by a token are
+exempt from CSRF checks (a browser never attaches one by itself); every other unsafe
+request must carry a CSRF token.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from fabhub.errors import ApiError
@@ -29,6 +31,20 @@ def current_member() -> Member | None:
 
 
 NODE_PREFIX = "/node/"
+API_KEY_HEADER = "X-Api-Key"
+
+
+def api_key_header(view: F) -> F:
+    """Let ``view`` take a personal token in ``X-Api-Key`` as well. A request that sends
+    that header is authenticated by it alone (a wrong key leaves it anonymous) and needs
+    no CSRF token."""
+    view.accepts_api_key_header = True  # type: ignore[attr-defined]
+    return view
+
+
+def _accepts_api_key_header() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "accepts_api_key_header", False))
 
 
 def _load_member() -> None:
@@ -37,6 +53,11 @@ def _load_member() -> None:
     if request.path.startswith(NODE_PREFIX):
         # Nodes authenticate with their own tokens (fabhub.api_node); no cookies there.
         g.via_token = True
+        return
+    key = request.headers.get(API_KEY_HEADER)
+    if key is not None and _accepts_api_key_header():
+        g.via_token = True
+        g.member = authenticate_token(get_db(), key.strip())
         return
     header = request.headers.get("Authorization", "")
     if header:

@@ -69,6 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
             "multi-process server takes them."),
     Setting("LEDGER_CHECKPOINT_INTERVAL_S", int, 3600,
             "How often the hub signs a ledger checkpoint when the ledger has grown, in seconds."),
+    Setting("OCTOPRINT_DEFAULT_MACHINE_CLASS", str, "",
+            "Machine class of jobs sent to the OctoPrint-compatible upload when neither the "
+            "form nor the file names one; empty: such uploads are refused with the reason."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
