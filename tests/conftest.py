@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -81,3 +82,21 @@ def make_token(app: Flask, username: str, label: str = "test") -> str:
         return create_token(db, member.id, label)[1]
     finally:
         db.conn.close()
+
+
+@pytest.fixture
+def make_lab(tmp_path: Path, instance: Path) -> Iterator[Callable[..., Any]]:
+    """Build a :class:`Lab` (hub started) for the given example profiles; closed afterwards."""
+    from tests.node.lab import Lab
+
+    labs: list[Lab] = []
+
+    def build(profiles: list[str], command_time_s: float = 0.01) -> Any:
+        lab = Lab(tmp_path, instance, profiles, command_time_s)
+        labs.append(lab)
+        lab.hub.start()
+        return lab
+
+    yield build
+    for lab in labs:
+        lab.close()

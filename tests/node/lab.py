@@ -127,15 +127,20 @@ class Lab:
             name: PROFILES[name][0](command_time_s=command_time_s).start() for name in profiles}
         self.nodes: dict[str, NodeProcess] = {}
 
-    def add_node(self, name: str, hub_url: str | None = None) -> NodeProcess:
-        """Register, enrol and start the node of machine ``name`` (hub_url: e.g. a proxy)."""
+    def add_node(self, name: str, hub_url: str | None = None,
+                 port: str | None = None) -> NodeProcess:
+        """Register, enrol and start the node of machine ``name``.
+
+        ``hub_url`` may point at a proxy; ``port`` replaces the simulator (e.g. an
+        ``octoprint+http://`` address).
+        """
         added = subprocess.run([FABHUB, "--instance", str(self.instance), "node", "add",
                                 str(self.machines[name])],
                                capture_output=True, text=True, timeout=60)
         assert added.returncode == 0, added.stderr
         code = added.stdout.split()[-1]
         node = NodeProcess(self.root / f"node-{name}", hub_url or self.hub.url, code,
-                           self.sims[name].path)
+                           port or self.sims[name].path)
         node.start()
         self.nodes[name] = node
         return node
