@@ -69,6 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
             "multi-process server takes them."),
     Setting("LEDGER_CHECKPOINT_INTERVAL_S", int, 3600,
             "How often the hub signs a ledger checkpoint when the ledger has grown, in seconds."),
+    Setting("BOARD_SHOW_NAMES", bool, False,
+            "Show the member's username beside each running job on the public status board."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -18,6 +18,7 @@ from fabhub.web import (
     maker_pages,
     member_pages,
     node_pages,
+    quota_pages,
     reservation_pages,
 )
 
@@ -35,5 +36,5 @@ def register(app: Flask) -> None:
     common.init_app(app)
     for module in (auth_pages, home_pages, account_pages, member_pages, maker_pages, job_pages,
                    machine_pages, node_pages, reservation_pages, ledger_pages, dashboard_pages,
-                   board_pages):
+                   board_pages, quota_pages):
         app.register_blueprint(module.bp)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
@@ -89,3 +96,16 @@ class CorrectionForm(FlaskForm):
     quantity = IntegerField(_l("Corrected quantity (seconds, or mg of material)"),
                             validators=[Optional(), NumberRange(min=0)])
     note = StringField(_l("Note"), validators=[DataRequired(), Length(min=3, max=200)])
+
+
+class QuotaForm(FlaskForm):
+    """A member class and its quotas (empty means no limit)."""
+
+    name = StringField(_l("Member class"), validators=[DataRequired(), Length(max=40)])
+    weekly_hours_per_class = DecimalField(_l("Weekly hours per machine class"),
+                                          validators=[Optional(), NumberRange(min=0)])
+    max_job_hours = DecimalField(_l("Longest job, in hours"),
+                                 validators=[Optional(), NumberRange(min=0.01)])
+    max_queued_jobs = IntegerField(_l("Jobs waiting at once"),
+                                   validators=[Optional(), NumberRange(min=1)])
+    description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])

@@ -28,7 +28,7 @@ _cache: dict[tuple[str, str], tuple[float, str]] = {}
 
 def _tiles() -> dict[str, Any]:
     db = get_db()
-    show_names = bool(current_app.config.get("BOARD_SHOW_NAMES", False))
+    show_names = current_app.config["BOARD_SHOW_NAMES"]
     machines = []
     for machine in list_machines(db):
         job = active_job_on(db, machine.id)

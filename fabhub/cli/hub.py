@@ -44,7 +44,9 @@ def _serve(ctx: Context, host: str, port: int, threads: int) -> None:
         fail(str(exc))
     click.echo(f"fabhub is serving on http://{host}:{port}/  (Ctrl-C stops it)")
     sys.stdout.flush()
-    serve(app, host=host, port=port, threads=threads, ident="fabhub",
+    # Wall screens and job pages keep a connection open between their polls; waitress's
+    # default of 100 open connections would leave the 101st viewer waiting.
+    serve(app, host=host, port=port, threads=threads, ident="fabhub", connection_limit=1000,
           max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 
@@ -9,9 +11,9 @@ from tests.web.conftest import Lab, client_as
 
 WEB_BLUEPRINTS = ("home_pages", "auth_pages", "account_pages", "member_pages", "maker_pages",
                   "job_pages", "machine_pages", "node_pages", "reservation_pages",
-                  "ledger_pages", "dashboard_pages", "board_pages")
-GATEKEEPER_ONLY = ("member_pages", "machine_pages", "node_pages", "reservation_pages",
-                   "ledger_pages", "dashboard_pages")
+                  "ledger_pages", "dashboard_pages", "board_pages", "quota_pages")
+GATEKEEPER_ONLY = ("member_pages", "quota_pages", "machine_pages", "node_pages",
+                   "reservation_pages", "ledger_pages", "dashboard_pages")
 PUBLIC = ("home_pages.home", "auth_pages.login", "board_pages.board", "board_pages.tiles")
 
 
@@ -52,3 +54,22 @@ def test_no_page_fails_for_any_role(app: Flask, lab: Lab, role: str | None) -> N
             assert response.status_code == 403, (url, response.status_code)
         elif role is not None or endpoint in PUBLIC:
             assert response.status_code == 200, (role, url, response.status_code)
+
+
+CONTROL = re.compile(r"<(input|select|textarea)\b([^>]*)>")
+
+
+def test_every_form_control_is_labelled(app: Flask, lab: Lab) -> None:
+    client = client_as(app, "gina")
+    checked = 0
+    for url in page_urls(app, lab).values():
+        page = client.get(url).get_data(as_text=True)
+        labels = set(re.findall(r'<label[^>]* for="([^"]+)"', page))
+        for _tag, attributes in CONTROL.findall(page):
+            if re.search(r'type="(hidden|submit)"', attributes):
+                continue
+            checked += 1
+            control_id = re.search(r'\bid="([^"]+)"', attributes)
+            assert "aria-label" in attributes or (control_id and control_id.group(1) in labels), (
+                url, attributes)
+    assert checked > 20
