@@ -13,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 class MachineForm(FlaskForm):
@@ -82,14 +82,14 @@ class ReservationForm(FlaskForm):
 class ProofForm(FlaskForm):
     """Ask for the inclusion proof of one ledger entry."""
 
-    entry = IntegerField(_l("Entry number"), validators=[DataRequired(message=_l(
+    entry = IntegerField(_l("Entry number"), validators=[InputRequired(message=_l(
         "Give an entry number.")), NumberRange(min=0)])
 
 
 class CorrectionForm(FlaskForm):
     """Correct a ledger entry: a new entry that points to the old one."""
 
-    entry = IntegerField(_l("Entry number"), validators=[DataRequired(message=_l(
+    entry = IntegerField(_l("Entry number"), validators=[InputRequired(message=_l(
         "Give an entry number.")), NumberRange(min=0)])
     reason = SelectField(_l("Correction"), choices=[
         ("fix", _l("fix the quantity")), ("waiver", _l("waive (quantity becomes 0)"))])

@@ -21,6 +21,10 @@ from fabhub.web.forms import EmptyForm
 
 bp = Blueprint("job_pages", __name__)
 
+# Keys of a telemetry report that are about the report, not the machine.
+REPORT_KEYS = frozenset({"at", "type"})
+CANCELLABLE = ("queued", "assigned")
+
 
 def _visible_job(job_id: int) -> job_store.Job:
     job = job_store.get_job(get_db(), job_id)
@@ -54,8 +58,9 @@ def live_view(job: job_store.Job) -> dict[str, Any]:
         "remaining": duration(remaining) if remaining is not None else "—",
         "machine": machine.name if machine else None,
         "machine_state": machine.state.value if machine else None,
-        "telemetry": {str(k): str(v) for k, v in telemetry.items()} if isinstance(
-            telemetry, dict) else {},
+        "telemetry": {str(k): str(v) for k, v in telemetry.items()
+                      if k not in REPORT_KEYS} if isinstance(telemetry, dict) else {},
+        "cancellable": job.state.value in CANCELLABLE,
         "done": job.state.value in ("completed", "failed", "cancelled", "interrupted",
                                     "rejected"),
     }
@@ -85,6 +90,7 @@ def live(job_id: int) -> Response:
 @login_required
 def cancel(job_id: int) -> Response:
     """Cancel a waiting job of one's own."""
+    _visible_job(job_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:

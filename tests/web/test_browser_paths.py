@@ -80,6 +80,9 @@ def test_maker_uploads_watches_progress_and_finds_hours(browser, make_lab) -> No
     assert any(0 < value < 100 for value in seen), f"the bar never moved through {seen}"
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     page.locator("#state", has_text="completed").wait_for()
+    assert page.locator("#telemetry").inner_text() == "bed_c: 60 hotend_c: 210"
+    assert not page.get_by_role("button", name="Cancel this job").is_visible()
+    assert "Prusa 1" in page.locator("#machine").inner_text()
     shot(page, "maker-progress-100")
     page.goto("/my-hours")
     hours = page.locator("#hours").inner_text()

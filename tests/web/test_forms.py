@@ -6,6 +6,7 @@ import io
 import re
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from fabhub.db import opened
 from tests.conftest import csrf_token
@@ -78,15 +79,20 @@ def test_certification_expiry_in_the_past_is_refused(app: Flask, lab: Lab) -> No
     assert 'value="2001-01-01"' in page
 
 
-def test_upload_preview_then_confirm_queues_once(app: Flask, lab: Lab) -> None:
-    client = client_as(app, "ada")
+def upload(client: FlaskClient, data: bytes) -> tuple[str, int, str]:
+    """Post a file to the upload form as ada would; return the page, status and CSRF token."""
     token = csrf_token(client, "/upload")
     answer = client.post("/upload", data={
-        "file": (io.BytesIO(SMALL_PRINT), "square.gcode"), "machine_class": "fdm-small",
+        "file": (io.BytesIO(data), "part.gcode"), "machine_class": "fdm-small",
         "material": "PLA", "preferred_machine_id": "", "csrf_token": token},
         content_type="multipart/form-data")
-    page = answer.get_data(as_text=True)
-    assert answer.status_code == 200 and "Queue this job" in page
+    return answer.get_data(as_text=True), answer.status_code, token
+
+
+def test_upload_preview_then_confirm_queues_once(app: Flask, lab: Lab) -> None:
+    client = client_as(app, "ada")
+    page, status, token = upload(client, SMALL_PRINT)
+    assert status == 200 and "Queue this job" in page
     fields = dict(re.findall(r'id="(preview|machine_class|material|filename)" '
                              r'name="\1" type="hidden" value="([^"]*)"', page))
     assert set(fields) == {"preview", "machine_class", "material", "filename"}, fields
@@ -100,11 +106,9 @@ def test_upload_preview_then_confirm_queues_once(app: Flask, lab: Lab) -> None:
 
 
 def test_too_big_upload_is_not_queued(app: Flask, lab: Lab) -> None:
-    client = client_as(app, "ada")
-    token = csrf_token(client, "/upload")
-    answer = client.post("/upload", data={
-        "file": (io.BytesIO(TOO_BIG), "big.gcode"), "machine_class": "fdm-small",
-        "material": "PLA", "csrf_token": token}, content_type="multipart/form-data")
-    page = answer.get_data(as_text=True)
+    page, status, _token = upload(client_as(app, "ada"), TOO_BIG)
+    assert status == 200
     assert 'id="not-queued"' in page and "Queue this job" not in page
-    assert "X=400" in page or "400" in page
+    assert "X=400 mm at line 10" in page
+    with opened(app.config["DATABASE"]) as db:
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1  # only the lab's

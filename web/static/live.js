@@ -16,6 +16,8 @@
     text("machine", machine);
     var parts = Object.keys(data.telemetry).map(function (k) { return k + ": " + data.telemetry[k]; });
     text("telemetry", parts.length ? parts.join(" ") : "—");
+    var cancel = document.getElementById("cancel");
+    if (cancel && !data.cancellable) { cancel.hidden = true; }
     return data.done;
   }
   function tick() {
