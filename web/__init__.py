@@ -19,6 +19,7 @@ from fabhub.web import (
     member_pages,
     node_pages,
     quota_pages,
+    reasons,
     reservation_pages,
 )
 
@@ -34,6 +35,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(site)
     i18n.init_app(app)
     common.init_app(app)
+    app.jinja_env.globals["wait_reason"] = reasons.wait_reason
     for module in (auth_pages, home_pages, account_pages, member_pages, maker_pages, job_pages,
                    machine_pages, node_pages, reservation_pages, ledger_pages, dashboard_pages,
                    board_pages, quota_pages):

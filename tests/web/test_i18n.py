@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -10,7 +11,12 @@ from babel.messages.pofile import read_po
 from flask import Flask
 
 import fabhub.web
-from tests.web.conftest import client_as
+from fabhub.db import opened
+from fabhub.jobqueue.jobs import Submission, submit_job
+from fabhub.members import require_member
+from fabhub.scheduling import run_now
+from tests.hub.conftest import SMALL_PRINT
+from tests.web.conftest import Lab, client_as
 
 WEB = Path(fabhub.web.__file__).parent
 CATALOG = WEB / "translations" / "fr" / "LC_MESSAGES"
@@ -53,3 +59,17 @@ def test_language_follows_browser_then_choice(app: Flask) -> None:
     outside = client.post("/language", data={"lang": "fr", "next": "//evil.example",
                                              "csrf_token": token})
     assert outside.headers["Location"] == "/"
+
+
+def test_wait_reason_is_shown_in_french(app: Flask, lab: Lab) -> None:
+    with opened(app.config["DATABASE"]) as db:
+        linus = require_member(db, "linus")
+        job, _new = submit_job(db, Path(app.config["FILES_DIR"]), linus, io.BytesIO(SMALL_PRINT),
+                               Submission("fdm-small", "part.gcode", material="PLA"),
+                               app.config["MAX_CONTENT_LENGTH"])
+        run_now(db, app.config)
+    client = client_as(app, "linus")
+    french = client.get(f"/jobs/{job.id}", headers={"Accept-Language": "fr"})
+    assert "pas encore certifié·e pour les machines fdm-small" in french.get_data(as_text=True)
+    english = client.get("/queue", headers={"Accept-Language": "en"})
+    assert "You are not certified for fdm-small machines yet" in english.get_data(as_text=True)
