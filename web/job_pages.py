@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -13,6 +22,7 @@ from fabhub.auth import login_required
 from fabhub.clock import parse_utc, utc_now
 from fabhub.jobqueue import jobs as job_store
 from fabhub.jobqueue.machines import get_machine
+from fabhub.nodes import commands
 from fabhub.nodes.runs import run_status
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
@@ -24,6 +34,11 @@ bp = Blueprint("job_pages", __name__)
 # Keys of a telemetry report that are about the report, not the machine.
 REPORT_KEYS = frozenset({"at", "type"})
 CANCELLABLE = ("queued", "assigned")
+# Commands the job page sends to the machine's node, and the job states each needs.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "pause": ("running",), "resume": ("paused",), "cancel": ("running", "paused"),
+    "emergency_stop": ("assigned", "running", "paused"),
+}
 
 
 def _visible_job(job_id: int) -> job_store.Job:
@@ -61,6 +76,7 @@ def live_view(job: job_store.Job) -> dict[str, Any]:
         "telemetry": {str(k): str(v) for k, v in telemetry.items()
                       if k not in REPORT_KEYS} if isinstance(telemetry, dict) else {},
         "cancellable": job.state.value in CANCELLABLE,
+        "commands": [name for name, states in COMMANDS.items() if job.state.value in states],
         "done": job.state.value in ("completed", "failed", "cancelled", "interrupted",
                                     "rejected"),
     }
@@ -100,4 +116,28 @@ def cancel(job_id: int) -> Response:
     else:
         reschedule()
         flash(_("Job %(id)s is cancelled.", id=job_id), "info")
+    return redirect(url_for("job_pages.job", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/command/<kind>")
+@login_required
+def command(job_id: int, kind: str) -> Response:
+    """Pause, resume or stop a running job, or stop its machine at once, through its node."""
+    found = _visible_job(job_id)
+    if kind not in COMMANDS or not EmptyForm().validate_on_submit():
+        abort(400)
+    db = get_db()
+    try:
+        if found.state.value not in COMMANDS[kind] or found.machine_id is None:
+            raise Problem(409, "conflict", _("The job is %(state)s; this is not possible now.",
+                                              state=found.state.value))
+        node_id = commands.live_node_of(db, found.machine_id)
+        commands.issue(db, node_id, kind, found.id, me().id)
+    except Problem as exc:
+        flash(exc.message, "error")
+    else:
+        if kind == "emergency_stop":
+            current_app.logger.warning("emergency stop of machine %s by %s from the job page",
+                                       found.machine_id, me().username)
+        flash(_("Sent to the machine; the page shows when it has acted."), "info")
     return redirect(url_for("job_pages.job", job_id=job_id))

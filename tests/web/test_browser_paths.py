@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.web.browser_lab import SAMPLES, BrowserLab, browser, build, log_in, shot
 from tests.web.scripted_node import ScriptedNode
@@ -150,6 +151,12 @@ def test_certifying_a_member_starts_their_waiting_job(browser, make_lab) -> None
     node.report(job["id"], {"type": "started"})
     maker.locator("#state", has_text="running").wait_for(timeout=10_000)
     shot(maker, "maker-job-started")
+    maker.reload()
+    maker.get_by_role("button", name="Stop this job").click()
+    assert "Sent to the machine" in maker.locator(".flash").inner_text()
+    polled = requests.get(f"{lab.url}/node/v1/commands?wait=1", headers=node.headers,
+                          timeout=10).json()["commands"]
+    assert [(c["type"], c["job_id"]) for c in polled] == [("cancel", job["id"])]
 
 
 def test_status_board_updates_live(browser, make_lab) -> None:

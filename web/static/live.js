@@ -18,6 +18,8 @@
     text("telemetry", parts.length ? parts.join(" ") : "—");
     var cancel = document.getElementById("cancel");
     if (cancel && !data.cancellable) { cancel.hidden = true; }
+    var commands = document.getElementById("commands");
+    if (commands && data.done) { commands.hidden = true; }
     return data.done;
   }
   function tick() {
