@@ -16,9 +16,12 @@ OCTOPRINT_SPEC ?= octoprint==1.11.*
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
+# The browser tests drive Debian's Chromium (Playwright's own download does not work offline).
+CHROMIUM := /usr/bin/chromium
+
 export FABHUB_OCTOPRINT_PYTHON := $(abspath $(OCTOPRINT_VENV))/bin/python
 
-.PHONY: demo test lint venv octoprint-venv bench-venv clean
+.PHONY: demo test lint venv octoprint-venv bench-venv chromium clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +47,19 @@ $(BENCH_STAMP): setup.cfg pyproject.toml
 
 bench-venv: $(BENCH_STAMP) $(OCTOPRINT_STAMP)
 
+$(CHROMIUM):
+	apt-get update
+	apt-get install -y chromium
+
+chromium: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(BIN)/fabhub --instance $(DEMO_INSTANCE) demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) $(OCTOPRINT_STAMP)
+test: $(STAMP) $(OCTOPRINT_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -54,7 +54,7 @@ def job_json(job: job_store.Job, viewer: Member, priority: dict | None = None) -
     return data
 
 
-def _priorities(jobs: list[job_store.Job]) -> dict[int, dict]:
+def priority_breakdowns(jobs: list[job_store.Job]) -> dict[int, dict]:
     """Priority breakdowns of the queued jobs among ``jobs``, computed now."""
     queued = [j for j in jobs if j.state.value == "queued"]
     if not queued:
@@ -111,7 +111,8 @@ def submit() -> tuple[Response, int]:
     if created:
         after_change(db, current_app.config)
     job = job_store.get_job(db, job.id)
-    return jsonify(job_json(job, _me(), _priorities([job]).get(job.id))), 201 if created else 200
+    body = job_json(job, _me(), priority_breakdowns([job]).get(job.id))
+    return jsonify(body), 201 if created else 200
 
 
 @bp.get("/jobs")
@@ -124,7 +125,7 @@ def list_jobs() -> Response:
         raise ApiError(403, "forbidden", "Only gatekeepers may list everyone's jobs.")
     states = tuple(s for s in request.args.get("state", "").split(",") if s) or None
     jobs = job_store.list_jobs(get_db(), None if everyone else me.id, states)
-    priorities = _priorities(jobs)
+    priorities = priority_breakdowns(jobs)
     return jsonify({"jobs": [job_json(j, me, priorities.get(j.id)) for j in jobs]})
 
 
@@ -136,7 +137,7 @@ def show(job_id: int) -> Response:
     job = job_store.get_job(db, job_id)
     if not job_store.may_see(_me(), job):
         raise ApiError(404, "not_found", f"There is no job {job_id} of yours.")
-    data = job_json(job, _me(), _priorities([job]).get(job.id))
+    data = job_json(job, _me(), priority_breakdowns([job]).get(job.id))
     data["events"] = job_store.job_events(db, job_id)
     return jsonify(data)
 
@@ -165,4 +166,4 @@ def boost(job_id: int) -> Response:
     db = get_db()
     job = job_store.set_boost(db, job_id, float(value), _me())
     after_change(db, current_app.config)
-    return jsonify(job_json(job, _me(), _priorities([job]).get(job.id)))
+    return jsonify(job_json(job, _me(), priority_breakdowns([job]).get(job.id)))

@@ -72,6 +72,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OCTOPRINT_DEFAULT_MACHINE_CLASS", str, "",
             "Machine class of jobs sent to the OctoPrint-compatible upload when neither the "
             "form nor the file names one; empty: such uploads are refused with the reason."),
+    Setting("BOARD_SHOW_NAMES", bool, False,
+            "Show the member's username beside each running job on the public status board."),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

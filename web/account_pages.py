@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from fabhub.auth import current_member, login_required
@@ -44,5 +45,5 @@ def revoke(token_id: str) -> Response:
         revoke_token(get_db(), member.id, token_id)
     except MemberError:
         abort(404)
-    flash("Token revoked; scripts that use it now get 401.", "info")
+    flash(_("Token revoked; scripts that use it now get 401."), "info")
     return redirect(url_for("account_pages.tokens"))

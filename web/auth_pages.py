@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from fabhub import login_throttle
@@ -14,7 +15,6 @@ from fabhub.request_db import get_db
 from fabhub.web.forms import LoginForm
 
 bp = Blueprint("auth_pages", __name__)
-FAILURE_MESSAGE = "Unknown username or wrong password."
 
 
 def _limits() -> login_throttle.ThrottleLimits:
@@ -47,13 +47,14 @@ def login() -> Response | tuple[str, int] | str:
     wait = login_throttle.retry_after(db, username, address, limits)
     if wait:
         minutes = max(1, round(wait / 60))
-        flash(f"Too many failed attempts. Try again in about {minutes} minute(s).", "error")
+        flash(_("Too many failed attempts. Try again in about %(minutes)s minute(s).",
+                minutes=minutes), "error")
         return render_template("login.html", form=form), 429
     member = authenticate(db, username, form.password.data or "")
     if member is None:
         login_throttle.record_failure(db, username, address, window_s=limits.window_s)
         current_app.logger.info("failed login for account %r from %s", username, address)
-        flash(FAILURE_MESSAGE, "error")
+        flash(_("Unknown username or wrong password."), "error")
         return render_template("login.html", form=form), 401
     login_throttle.clear_account(db, username)
     log_in(member)
@@ -65,5 +66,5 @@ def login() -> Response | tuple[str, int] | str:
 def logout() -> Response:
     """End the session (POST with a CSRF token, so no other site can log you out)."""
     log_out()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth_pages.login"))

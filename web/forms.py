@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -10,16 +11,16 @@ from wtforms.validators import DataRequired, Length
 class LoginForm(FlaskForm):
     """Username and password."""
 
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)],
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class TokenForm(FlaskForm):
     """A label for a new personal API token."""
 
-    label = StringField("Label", validators=[DataRequired(), Length(min=1, max=100)],
+    label = StringField(_l("Label"), validators=[DataRequired(), Length(min=1, max=100)],
                         render_kw={"placeholder": "slicer laptop"})
 
 

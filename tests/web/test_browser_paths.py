@@ -1,0 +1,195 @@
+"""The issue's browser paths, in headless Chromium against a real ``fabhub serve``.
+
+A scripted node (tests/web/scripted_node.py) plays the machine's node over the
+real node API. Every path saves a screenshot under test-output/web.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.web.browser_lab import SAMPLES, BrowserLab, browser, build, log_in, shot
+from tests.web.scripted_node import ScriptedNode
+
+__all__ = ["browser"]  # the session fixture, imported so pytest finds it
+
+
+@pytest.fixture
+def make_lab(tmp_path: Path) -> Iterator[Callable[..., BrowserLab]]:
+    """Build labs on demand; stop their hubs afterwards."""
+    labs: list[BrowserLab] = []
+
+    def make(**kwargs) -> BrowserLab:
+        labs.append(build(tmp_path, **kwargs))
+        return labs[-1]
+
+    yield make
+    for lab in labs:
+        lab.hub.stop()
+
+
+def _run_in_background(node: ScriptedNode, job: dict, **kwargs) -> threading.Thread:
+    errors: list[BaseException] = []
+
+    def play() -> None:
+        try:
+            node.run(job, **kwargs)
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.errors = errors  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def test_maker_uploads_watches_progress_and_finds_hours(browser, make_lab) -> None:
+    lab = make_lab()
+    page = log_in(browser, lab, "ada")
+    page.goto("/upload")
+    page.set_input_files("#file", str(SAMPLES / "prusaslicer-plant-sign.gcode"))
+    page.select_option("#machine_class", "fdm-small")
+    page.fill("#material", "PLA")
+    page.get_by_role("button", name="Analyse").click()
+    analysis = page.locator("#analysis")
+    analysis.wait_for()
+    assert "Estimated duration" in analysis.inner_text()
+    assert " g" in analysis.inner_text()  # the material's mass
+    shot(page, "maker-analysis")
+    page.get_by_role("button", name="Queue this job").click()
+    page.wait_for_url("**/jobs/*")
+    page.evaluate("window.__sameDocument = true")
+    node = ScriptedNode(lab.url, lab.enrolment_code)
+    node.heartbeat()
+    player = _run_in_background(node, node.claim(), steps=5, step_s=1.0, busy_s=1800)
+    seen = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        seen.add(float(page.locator("#progress").get_attribute("value")))
+        if 100.0 in seen:
+            break
+        time.sleep(0.2)
+    player.join(10)
+    assert not player.errors, player.errors
+    assert 100.0 in seen, seen
+    assert any(0 < value < 100 for value in seen), f"the bar never moved through {seen}"
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    page.locator("#state", has_text="completed").wait_for()
+    assert page.locator("#telemetry").inner_text() == "bed_c: 60 hotend_c: 210"
+    assert not page.get_by_role("button", name="Cancel this job").is_visible()
+    assert "Prusa 1" in page.locator("#machine").inner_text()
+    shot(page, "maker-progress-100")
+    page.goto("/my-hours")
+    hours = page.locator("#hours").inner_text()
+    assert "fdm-small" in hours and "0.50" in hours, hours
+    assert page.locator("svg.chart rect").count() == 1
+    shot(page, "maker-my-hours")
+
+
+def test_out_of_envelope_upload_shows_finding_and_is_not_queued(browser, make_lab) -> None:
+    lab = make_lab()
+    page = log_in(browser, lab, "ada")
+    page.goto("/upload")
+    page.fill("#material", "PETG")
+    page.fill("#name", "typed name")
+    page.get_by_role("button", name="Analyse").click()
+    assert page.locator("#file-errors").inner_text().strip() == "Choose a G-code file."
+    assert page.input_value("#material") == "PETG"  # what was typed is kept
+    assert page.input_value("#name") == "typed name"
+    shot(page, "upload-missing-file")
+    page.set_input_files("#file", str(SAMPLES / "marlin-arc-test.gcode"))
+    page.fill("#material", "PLA")
+    page.get_by_role("button", name="Analyse").click()
+    finding = page.locator(".finding-error").first
+    assert "outside" in finding.inner_text() and "line 11" in finding.inner_text()
+    assert page.locator("#not-queued").is_visible()
+    assert page.get_by_role("button", name="Queue this job").count() == 0
+    shot(page, "upload-out-of-envelope")
+    page.goto("/queue")
+    assert "Nothing is waiting or running." in page.locator("main").inner_text()
+
+
+def test_maintenance_changes_the_queue_reason(browser, make_lab) -> None:
+    lab = make_lab(machine_state="to_check")
+    lab.submit("ada", "prusaslicer-plant-sign.gcode")
+    page = log_in(browser, lab, "gina")
+    page.goto("/queue?scope=all")
+    assert "to check" in page.locator(".reason").inner_text()
+    page.goto(f"/machines/{lab.machine_id}")
+    page.select_option("#state", "maintenance")
+    page.fill("#reason", "nozzle swap")
+    page.get_by_role("button", name="Set state").click()
+    assert "maintenance" in page.locator("#machine-state").inner_text()
+    page.goto("/queue?scope=all")
+    reason = page.locator(".reason").inner_text()
+    assert "maintenance" in reason and "to check" not in reason, reason
+    shot(page, "gatekeeper-maintenance-reason")
+
+
+def test_certifying_a_member_starts_their_waiting_job(browser, make_lab) -> None:
+    lab = make_lab()
+    job = lab.submit("linus", "prusaslicer-plant-sign.gcode")
+    maker = log_in(browser, lab, "linus")
+    maker.goto(f"/jobs/{job['id']}")
+    assert "not certified" in maker.locator(".reason").inner_text()
+    gatekeeper = log_in(browser, lab, "gina")
+    gatekeeper.goto("/members/linus")
+    gatekeeper.select_option("#cert-machine_class", "fdm-small")
+    gatekeeper.get_by_role("button", name="Certify").click()
+    assert "linus is certified on fdm-small" in gatekeeper.locator(".flash").inner_text()
+    shot(gatekeeper, "gatekeeper-certified")
+    node = ScriptedNode(lab.url, lab.enrolment_code)
+    node.heartbeat()
+    claimed = node.claim()
+    assert claimed["id"] == job["id"]
+    node.report(job["id"], {"type": "started"})
+    maker.locator("#state", has_text="running").wait_for(timeout=10_000)
+    shot(maker, "maker-job-started")
+    maker.reload()
+    maker.get_by_role("button", name="Stop this job").click()
+    assert "Sent to the machine" in maker.locator(".flash").inner_text()
+    polled = requests.get(f"{lab.url}/node/v1/commands?wait=1", headers=node.headers,
+                          timeout=10).json()["commands"]
+    assert [(c["type"], c["job_id"]) for c in polled] == [("cancel", job["id"])]
+
+
+def test_status_board_updates_live(browser, make_lab) -> None:
+    lab = make_lab()
+    job = lab.submit("ada", "prusaslicer-plant-sign.gcode")
+    context = browser.new_context(base_url=lab.url)
+    board = context.new_page()
+    board.goto("/board")
+    tile = board.locator(f"#machine-{lab.machine_id}")
+    assert "Prusa 1" in tile.inner_text()
+    assert "ada" not in board.locator("main").inner_text().lower()  # no names by default
+    node = ScriptedNode(lab.url, lab.enrolment_code)
+    node.heartbeat()
+    node.claim()
+    node.report(job["id"], {"type": "started"})
+    for percent in (25.0, 60.0):
+        node.report(job["id"], {"type": "progress", "lines_acked": 1, "percent": percent})
+        sent = time.monotonic()
+        board.locator(f"#machine-{lab.machine_id} .percent",
+                      has_text=f"{percent} %").wait_for(timeout=10_000)
+        delay = time.monotonic() - sent
+        assert delay < 2.0, f"the board showed {percent} % after {delay:.2f} s"
+    shot(board, "status-board-live")
+
+
+def test_french_interface(browser, make_lab) -> None:
+    lab = make_lab()
+    page = log_in(browser, lab, "ada", locale="fr-FR")
+    page.goto("/queue")
+    text = page.locator("body").inner_text()
+    assert "Ma file d’attente" in text and "Tableau d’état" in text, text[:400]
+    assert page.locator("html").get_attribute("lang") == "fr"
+    shot(page, "french-queue")
+    page.select_option("#lang", "en")
+    page.get_by_role("button", name="Changer").click()
+    assert "My queue" in page.locator("body").inner_text()

@@ -1,0 +1,143 @@
+"""One job: live progress, elapsed and remaining time, machine state, telemetry, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from fabhub.api_jobs import priority_breakdowns
+from fabhub.auth import login_required
+from fabhub.clock import parse_utc, utc_now
+from fabhub.jobqueue import jobs as job_store
+from fabhub.jobqueue.machines import get_machine
+from fabhub.nodes import commands
+from fabhub.nodes.runs import run_status
+from fabhub.problems import Problem
+from fabhub.request_db import get_db
+from fabhub.web.common import duration, me, reschedule
+from fabhub.web.forms import EmptyForm
+
+bp = Blueprint("job_pages", __name__)
+
+# Keys of a telemetry report that are about the report, not the machine.
+REPORT_KEYS = frozenset({"at", "type"})
+CANCELLABLE = ("queued", "assigned")
+# Commands the job page sends to the machine's node, and the job states each needs.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "pause": ("running",), "resume": ("paused",), "cancel": ("running", "paused"),
+    "emergency_stop": ("assigned", "running", "paused"),
+}
+
+
+def _visible_job(job_id: int) -> job_store.Job:
+    job = job_store.get_job(get_db(), job_id)
+    if not job_store.may_see(me(), job):
+        abort(404)
+    return job
+
+
+def live_view(job: job_store.Job) -> dict[str, Any]:
+    """What the progress bar and its neighbours show, for the page and for live updates."""
+    db = get_db()
+    run = run_status(db, job.id) or {}
+    percent = run.get("percent")
+    if job.state.value == "completed":
+        percent = 100.0
+    elapsed = remaining = None
+    if job.started_at:
+        end = parse_utc(job.ended_at) if job.ended_at else utc_now()
+        elapsed = (end - parse_utc(job.started_at)).total_seconds()
+        if job.ended_at:
+            remaining = 0.0
+        elif percent:
+            remaining = max(elapsed * (100.0 - percent) / percent, 0.0)
+        else:
+            remaining = max(job.estimated_s - elapsed, 0.0)
+    machine = get_machine(db, job.machine_id) if job.machine_id else None
+    telemetry = run.get("telemetry") or {}
+    return {
+        "id": job.id, "state": job.state.value, "percent": round(percent or 0.0, 1),
+        "elapsed": duration(elapsed) if elapsed is not None else "—",
+        "remaining": duration(remaining) if remaining is not None else "—",
+        "machine": machine.name if machine else None,
+        "machine_state": machine.state.value if machine else None,
+        "telemetry": {str(k): str(v) for k, v in telemetry.items()
+                      if k not in REPORT_KEYS} if isinstance(telemetry, dict) else {},
+        "cancellable": job.state.value in CANCELLABLE,
+        "commands": [name for name, states in COMMANDS.items() if job.state.value in states],
+        "done": job.state.value in ("completed", "failed", "cancelled", "interrupted",
+                                    "rejected"),
+    }
+
+
+@bp.get("/jobs/<int:job_id>")
+@login_required
+def job(job_id: int) -> str:
+    """A job's page; the progress block updates itself without a reload."""
+    found = _visible_job(job_id)
+    return render_template(
+        "job.html", job=found, live=live_view(found), form=EmptyForm(),
+        priority=priority_breakdowns([found]).get(found.id),
+        events=job_store.job_events(get_db(), job_id))
+
+
+@bp.get("/jobs/<int:job_id>/live")
+@login_required
+def live(job_id: int) -> Response:
+    """The progress block's data as JSON, polled by the page's script."""
+    response = jsonify(live_view(_visible_job(job_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+@login_required
+def cancel(job_id: int) -> Response:
+    """Cancel a waiting job of one's own."""
+    _visible_job(job_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        job_store.cancel_job(get_db(), job_id, me(), "cancelled on the job page")
+    except Problem as exc:
+        flash(exc.message, "error")
+    else:
+        reschedule()
+        flash(_("Job %(id)s is cancelled.", id=job_id), "info")
+    return redirect(url_for("job_pages.job", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/command/<kind>")
+@login_required
+def command(job_id: int, kind: str) -> Response:
+    """Pause, resume or stop a running job, or stop its machine at once, through its node."""
+    found = _visible_job(job_id)
+    if kind not in COMMANDS or not EmptyForm().validate_on_submit():
+        abort(400)
+    db = get_db()
+    try:
+        if found.state.value not in COMMANDS[kind] or found.machine_id is None:
+            raise Problem(409, "conflict", _("The job is %(state)s; this is not possible now.",
+                                              state=found.state.value))
+        node_id = commands.live_node_of(db, found.machine_id)
+        commands.issue(db, node_id, kind, found.id, me().id)
+    except Problem as exc:
+        flash(exc.message, "error")
+    else:
+        if kind == "emergency_stop":
+            current_app.logger.warning("emergency stop of machine %s by %s from the job page",
+                                       found.machine_id, me().username)
+        flash(_("Sent to the machine; the page shows when it has acted."), "info")
+    return redirect(url_for("job_pages.job", job_id=job_id))
