@@ -7,6 +7,7 @@ Connections are never shared across threads: request handlers use
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +55,11 @@ def execute_script(db: sqlite_utils.Database, script: str) -> None:
         raise ValueError(f"incomplete SQL statement at the end of a script: {pending.strip()!r}")
 
 
+# Threads of one process queue for the write lock here instead of in SQLite's busy handler,
+# which sleeps in coarse steps (up to 100 ms) while it waits.
+_WRITERS = threading.RLock()
+
+
 @contextmanager
 def write_lock(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """A transaction that takes SQLite's write lock at once (``BEGIN IMMEDIATE``).
@@ -61,10 +67,16 @@ def write_lock(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     Work that reads and then writes on what it read (a scheduling pass) runs
     inside one, so two such passes, in threads or processes, never interleave.
     """
-    db.conn.execute("BEGIN IMMEDIATE")
+    wait_s = db.conn.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+    if not _WRITERS.acquire(timeout=wait_s):
+        raise sqlite3.OperationalError("database is locked")
     try:
-        yield db
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+    finally:
+        _WRITERS.release()
