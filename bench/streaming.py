@@ -34,8 +34,6 @@ from fabhub.drivers.sim.device import bytes_per_second
 
 ROOT = Path(__file__).resolve().parent.parent
 GCODE = ROOT.parent / "shared" / "gcode"
-if not GCODE.is_dir():
-    GCODE = Path("/work/shared/gcode")
 MARLIN_FILE = "cura-puzzle.gcode"
 LASER_FILE = "grbl-laser-tball-engrave.gcode"
 LINK_BAUD = 115_200

@@ -24,7 +24,7 @@ from tests.hub.hub_process import HubProcess
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking"]
-SAMPLES = Path("/work/shared/gcode")
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "gcode"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "web"
 
 
