@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -50,3 +52,21 @@ def test_pause_resume_and_cancel_through_the_hub(octoprint_lab) -> None:
     assert state == "cancelled", node.log.read_text()[-3000:]
     uses = eventually(lambda: lab.uses(), 30, "the use entry of the cancelled job")
     assert [u["job_id"] for u in uses] == [job_id]
+
+
+def test_fatal_printer_error_ends_the_job_with_octoprints_reason(
+        octoprint_lab, octoprint: OctoPrintServer) -> None:
+    lab, node = octoprint_lab
+    job_id = lab.submit("fdm-marlin", fdm_print(4000, tag="doomed"))
+    lab.wait_state(job_id, ("running",), timeout=60)
+    injected = octoprint.post("/api/printer/command",
+                              {"command": "!!DEBUG:trigger_fatal_error_marlin"})
+    assert injected.status_code == 204
+    started = time.monotonic()
+    state = lab.wait_state(job_id, ENDED, timeout=30)
+    elapsed = time.monotonic() - started
+    assert state == "failed", node.log.read_text()[-3000:]
+    reasons = [e["reason"] for e in lab.job(job_id)["events"] if e["to_state"] == "failed"]
+    assert "Thermal Runaway" in reasons[0]
+    # The driver ends the job within 2 s; the node's end report and the hub add a little.
+    assert elapsed < 4.0, f"the hub learned of the failure after {elapsed:.1f} s"
