@@ -48,6 +48,31 @@ def _visible_job(job_id: int) -> job_store.Job:
     return job
 
 
+HEATERS = {"T": "hotend", "B": "bed", "C": "chamber"}
+
+
+def readable_telemetry(telemetry: Any) -> dict[str, str]:
+    """A node's telemetry report as short labelled texts: heaters, state, position."""
+    if not isinstance(telemetry, dict):
+        return {}
+    shown: dict[str, str] = {}
+    for key, value in telemetry.items():
+        if key in REPORT_KEYS or value in (None, "", {}, []):
+            continue
+        if key == "temperatures" and isinstance(value, dict):
+            for heater, reading in value.items():
+                name = HEATERS.get(heater, heater)
+                if isinstance(reading, list | tuple) and reading:
+                    target = f" / {reading[1]:.0f}" if len(reading) > 1 and reading[1] else ""
+                    shown[name] = f"{reading[0]:.0f}{target} °C"
+        elif key == "position" and isinstance(value, dict):
+            shown["position"] = " ".join(f"{axis.upper()}{float(v):.1f}"
+                                         for axis, v in value.items())
+        else:
+            shown[str(key)] = str(value)
+    return shown
+
+
 def live_view(job: job_store.Job) -> dict[str, Any]:
     """What the progress bar and its neighbours show, for the page and for live updates."""
     db = get_db()
@@ -66,15 +91,14 @@ def live_view(job: job_store.Job) -> dict[str, Any]:
         else:
             remaining = max(job.estimated_s - elapsed, 0.0)
     machine = get_machine(db, job.machine_id) if job.machine_id else None
-    telemetry = run.get("telemetry") or {}
+    telemetry = run.get("telemetry")
     return {
         "id": job.id, "state": job.state.value, "percent": round(percent or 0.0, 1),
         "elapsed": duration(elapsed) if elapsed is not None else "—",
         "remaining": duration(remaining) if remaining is not None else "—",
         "machine": machine.name if machine else None,
         "machine_state": machine.state.value if machine else None,
-        "telemetry": {str(k): str(v) for k, v in telemetry.items()
-                      if k not in REPORT_KEYS} if isinstance(telemetry, dict) else {},
+        "telemetry": readable_telemetry(telemetry),
         "cancellable": job.state.value in CANCELLABLE,
         "commands": [name for name, states in COMMANDS.items() if job.state.value in states],
         "done": job.state.value in ("completed", "failed", "cancelled", "interrupted",

@@ -81,7 +81,8 @@ class ScriptedNode:
             time.sleep(step_s)
             self.report(job["id"], {"type": "progress", "lines_acked": total * step // steps,
                                     "lines_total": total, "percent": 100.0 * step / steps},
-                        {"type": "telemetry", "hotend_c": 210, "bed_c": 60})
+                        {"type": "telemetry", "machine_state": "printing",
+                         "temperatures": {"T": [210.0, 210.0], "B": [60.0, 60.0]}})
         end = utc_now()
         start = end - timedelta(seconds=busy_s)
         receipt = sign_receipt(UsageReceipt(

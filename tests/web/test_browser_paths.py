@@ -1,19 +1,21 @@
 """The issue's browser paths, in headless Chromium against a real ``fabhub serve``.
 
-A scripted node (tests/web/scripted_node.py) plays the machine's node over the
-real node API. Every path saves a screenshot under test-output/web.
+Where a job must really run, the real node agent (``fabhub node run``) drives a
+simulated Marlin printer on a pseudo-terminal; elsewhere a scripted node
+(tests/web/scripted_node.py) plays the node over the real node API, to put a job in
+an exact state. Every path saves a screenshot under test-output/web.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
+from fabhub.drivers.sim import MarlinSim
+from tests.node.lab import NodeProcess
 from tests.web.browser_lab import SAMPLES, BrowserLab, browser, build, log_in, shot
 from tests.web.scripted_node import ScriptedNode
 
@@ -34,22 +36,26 @@ def make_lab(tmp_path: Path) -> Iterator[Callable[..., BrowserLab]]:
         lab.hub.stop()
 
 
-def _run_in_background(node: ScriptedNode, job: dict, **kwargs) -> threading.Thread:
-    errors: list[BaseException] = []
+@pytest.fixture
+def real_node(tmp_path: Path) -> Iterator[Callable[[BrowserLab], NodeProcess]]:
+    """Start the real node agent of a lab's printer on a simulated Marlin; stop both after."""
+    started: list[tuple[NodeProcess, MarlinSim]] = []
 
-    def play() -> None:
-        try:
-            node.run(job, **kwargs)
-        except BaseException as exc:  # reported by the test thread
-            errors.append(exc)
+    def start(lab: BrowserLab) -> NodeProcess:
+        # About 0.4 ms a command: the 22,000-line sample runs for ten seconds or so.
+        sim = MarlinSim(command_time_s=0.0004).start()
+        node = NodeProcess(tmp_path / "node", lab.url, lab.enrolment_code, sim.path)
+        node.start()
+        started.append((node, sim))
+        return node
 
-    thread = threading.Thread(target=play, daemon=True)
-    thread.errors = errors  # type: ignore[attr-defined]
-    thread.start()
-    return thread
+    yield start
+    for node, sim in started:
+        node.kill()
+        sim.close()
 
 
-def test_maker_uploads_watches_progress_and_finds_hours(browser, make_lab) -> None:
+def test_maker_uploads_watches_progress_and_finds_hours(browser, make_lab, real_node) -> None:
     lab = make_lab()
     page = log_in(browser, lab, "ada")
     page.goto("/upload")
@@ -65,29 +71,30 @@ def test_maker_uploads_watches_progress_and_finds_hours(browser, make_lab) -> No
     page.get_by_role("button", name="Queue this job").click()
     page.wait_for_url("**/jobs/*")
     page.evaluate("window.__sameDocument = true")
-    node = ScriptedNode(lab.url, lab.enrolment_code)
-    node.heartbeat()
-    player = _run_in_background(node, node.claim(), steps=5, step_s=1.0, busy_s=1800)
+    job_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+    node = real_node(lab)
     seen = set()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         seen.add(float(page.locator("#progress").get_attribute("value")))
         if 100.0 in seen:
             break
         time.sleep(0.2)
-    player.join(10)
-    assert not player.errors, player.errors
-    assert 100.0 in seen, seen
+    assert 100.0 in seen, f"{seen}; node log: {node.log.read_text()[-2000:]}"
     assert any(0 < value < 100 for value in seen), f"the bar never moved through {seen}"
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
-    page.locator("#state", has_text="completed").wait_for()
-    assert page.locator("#telemetry").inner_text() == "bed_c: 60 hotend_c: 210"
-    assert not page.get_by_role("button", name="Cancel this job").is_visible()
+    page.locator("#state", has_text="completed").wait_for(timeout=30_000)
     assert "Prusa 1" in page.locator("#machine").inner_text()
+    assert "hotend: 200 / 200 °C" in page.locator("#telemetry").inner_text()
+    assert not page.get_by_role("button", name="Cancel this job").is_visible()
     shot(page, "maker-progress-100")
+    with lab.db() as db:
+        seconds = db.execute("SELECT seconds FROM ledger_facts WHERE action = 'use' AND "
+                             "job_id = ?", [job_id]).fetchone()[0]
     page.goto("/my-hours")
     hours = page.locator("#hours").inner_text()
-    assert "fdm-small" in hours and "0.50" in hours, hours
+    expected = f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    assert "fdm-small" in hours and expected in hours, (hours, expected)
     assert page.locator("svg.chart rect").count() == 1
     shot(page, "maker-my-hours")
 
@@ -132,7 +139,7 @@ def test_maintenance_changes_the_queue_reason(browser, make_lab) -> None:
     shot(page, "gatekeeper-maintenance-reason")
 
 
-def test_certifying_a_member_starts_their_waiting_job(browser, make_lab) -> None:
+def test_certifying_a_member_starts_their_waiting_job(browser, make_lab, real_node) -> None:
     lab = make_lab()
     job = lab.submit("linus", "prusaslicer-plant-sign.gcode")
     maker = log_in(browser, lab, "linus")
@@ -144,19 +151,14 @@ def test_certifying_a_member_starts_their_waiting_job(browser, make_lab) -> None
     gatekeeper.get_by_role("button", name="Certify").click()
     assert "linus is certified on fdm-small" in gatekeeper.locator(".flash").inner_text()
     shot(gatekeeper, "gatekeeper-certified")
-    node = ScriptedNode(lab.url, lab.enrolment_code)
-    node.heartbeat()
-    claimed = node.claim()
-    assert claimed["id"] == job["id"]
-    node.report(job["id"], {"type": "started"})
-    maker.locator("#state", has_text="running").wait_for(timeout=10_000)
+    real_node(lab)
+    maker.locator("#state", has_text="running").wait_for(timeout=60_000)
     shot(maker, "maker-job-started")
     maker.reload()
     maker.get_by_role("button", name="Stop this job").click()
     assert "Sent to the machine" in maker.locator(".flash").inner_text()
-    polled = requests.get(f"{lab.url}/node/v1/commands?wait=1", headers=node.headers,
-                          timeout=10).json()["commands"]
-    assert [(c["type"], c["job_id"]) for c in polled] == [("cancel", job["id"])]
+    maker.locator("#state", has_text="cancelled").wait_for(timeout=30_000)
+    shot(maker, "maker-job-stopped")
 
 
 def test_status_board_updates_live(browser, make_lab) -> None:

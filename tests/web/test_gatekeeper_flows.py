@@ -97,3 +97,14 @@ def test_bed_cleared_returns_the_machine_to_service(app: Flask, lab: Lab) -> Non
     again = client.post(url + "/cleared", data={"csrf_token": csrf_token(client, url)},
                         follow_redirects=True)
     assert "not waiting for its bed to be cleared" in again.get_data(as_text=True)
+
+
+def test_telemetry_reads_as_people_write_it() -> None:
+    from fabhub.web.job_pages import readable_telemetry
+
+    shown = readable_telemetry({"type": "telemetry", "at": "x", "machine_state": "Idle",
+                                "temperatures": {"T": [200.4, 200.0], "B": [21.0, 0.0]},
+                                "position": {"x": 10, "y": 2.25}})
+    assert shown == {"machine_state": "Idle", "hotend": "200 / 200 °C", "bed": "21 °C",
+                     "position": "X10.0 Y2.2"}
+    assert readable_telemetry(None) == {}
