@@ -21,7 +21,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class HubProcess:
+class ChildProcess:
+    """A test's child process that can be killed (SIGKILL) or stopped (SIGTERM)."""
+
+    proc: subprocess.Popen | None = None
+    stop_timeout_s = 10.0
+
+    def kill(self) -> None:
+        """SIGKILL the process: no clean-up of any kind."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """Stop the process politely (SIGTERM), or kill it if it does not go."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class HubProcess(ChildProcess):
     """``fabhub serve`` on loopback; start, kill -9 and restart it."""
 
     def __init__(self, instance: Path, port: int | None = None,
@@ -29,7 +51,7 @@ class HubProcess:
         self.instance = instance
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen | None = None
+        self.proc = None
         self.log = instance / "hub.log"
 
     @property
@@ -55,18 +77,3 @@ class HubProcess:
             except requests.RequestException:
                 time.sleep(0.05)
         raise RuntimeError(f"the hub did not answer within {timeout} s")
-
-    def kill(self) -> None:
-        """SIGKILL the hub: no clean-up of any kind."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        """Stop the hub politely (SIGTERM), or kill it if it does not go."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from fabhub.drivers.sim import GrblSim, MarlinSim, PtyDevice
 from fabhub.jobqueue import access
 from fabhub.members import find_by_username
 from tests.conftest import make_token
-from tests.hub.hub_process import HubProcess
+from tests.hub.hub_process import ChildProcess, HubProcess
 from tests.hub.queue_fixtures import add_park
 
 FABHUB = shutil.which("fabhub", path=str(Path(sys.executable).parent))
@@ -40,15 +38,17 @@ def eventually(check: Callable[[], Any], timeout: float, what: str, every: float
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class NodeProcess:
+class NodeProcess(ChildProcess):
     """``fabhub node run`` in its own process, for one machine."""
+
+    stop_timeout_s = 40.0
 
     def __init__(self, folder: Path, hub_url: str, code: str, port: str) -> None:
         assert FABHUB, "the fabhub console script is not installed"
         self.folder = folder
         self.config = folder / "node.toml"
         self.log = folder / "node.log"
-        self.proc: subprocess.Popen | None = None
+        self.proc = None
         done = subprocess.run([FABHUB, "node", "enroll", hub_url, code, "--port", port,
                                "--config", str(self.config)],
                               capture_output=True, text=True, timeout=60)
@@ -66,21 +66,6 @@ class NodeProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([FABHUB, "node", "run", "--config", str(self.config)],
                                          stdout=log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        """SIGKILL the agent."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        """SIGTERM the agent and wait for it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def journal_end(self, job_id: int) -> dict[str, Any]:
         """The end report the node journaled for a job (its signed receipt inside)."""
