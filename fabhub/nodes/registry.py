@@ -82,7 +82,8 @@ def register(db: sqlite_utils.Database, machine_id: int, name: str,
              actor_member_id: int | None) -> tuple[Node, str]:
     """Register a node for a machine; return it and its one-time enrolment code."""
     machine = get_machine(db, machine_id)
-    code = secrets.token_urlsafe(12)
+    # Hex, so a code never starts with "-" and is never read as a command-line option.
+    code = secrets.token_hex(10)
     with db.atomic():
         cursor = db.execute(
             "INSERT INTO nodes (machine_id, name, code_sha256, code_expires_epoch, created_at, "

@@ -37,13 +37,13 @@ def make_lab(tmp_path: Path) -> Iterator[Callable[..., BrowserLab]]:
 
 
 @pytest.fixture
-def real_node(tmp_path: Path) -> Iterator[Callable[[BrowserLab], NodeProcess]]:
+def real_node(tmp_path: Path) -> Iterator[Callable[..., NodeProcess]]:
     """Start the real node agent of a lab's printer on a simulated Marlin; stop both after."""
     started: list[tuple[NodeProcess, MarlinSim]] = []
 
-    def start(lab: BrowserLab) -> NodeProcess:
-        # About 0.4 ms a command: the 22,000-line sample runs for ten seconds or so.
-        sim = MarlinSim(command_time_s=0.0004).start()
+    def start(lab: BrowserLab, command_time_s: float = 0.0004) -> NodeProcess:
+        # 0.4 ms a command by default: the 22,000-line sample runs for ten seconds or so.
+        sim = MarlinSim(command_time_s=command_time_s).start()
         node = NodeProcess(tmp_path / "node", lab.url, lab.enrolment_code, sim.path)
         node.start()
         started.append((node, sim))
@@ -151,8 +151,12 @@ def test_certifying_a_member_starts_their_waiting_job(browser, make_lab, real_no
     gatekeeper.get_by_role("button", name="Certify").click()
     assert "linus is certified on fdm-small" in gatekeeper.locator(".flash").inner_text()
     shot(gatekeeper, "gatekeeper-certified")
-    real_node(lab)
+    real_node(lab, command_time_s=0.01)  # minutes long: the stop arrives mid-job
     maker.locator("#state", has_text="running").wait_for(timeout=60_000)
+    # Past the start G-code: a cancel waits for a heat-up in progress, as Marlin does.
+    maker.wait_for_function(
+        "parseFloat(document.querySelector('#progress').getAttribute('value')) > 1",
+        timeout=90_000)
     shot(maker, "maker-job-started")
     maker.reload()
     maker.get_by_role("button", name="Stop this job").click()
