@@ -11,6 +11,7 @@ from fabhub.api_common import json_body, require_string
 from fabhub.clock import utc_now_iso
 from fabhub.errors import ApiError
 from fabhub.jobqueue.files import stored_path
+from fabhub.jobs.machine_profile import load_profile
 from fabhub.nodes import commands, registry, runs
 from fabhub.request_db import get_db
 from fabhub.scheduling import after_change
@@ -64,8 +65,6 @@ def enroll() -> tuple[Response, int]:
                                   data.get("public_key"), str(hostname), str(agent))
     row = get_db().execute("SELECT name, profile_toml FROM machines WHERE id = ?",
                            [node.machine_id]).fetchone()
-    from fabhub.jobs.machine_profile import load_profile
-
     profile = load_profile(row["profile_toml"], source=f"machine {row['name']}")
     return jsonify({"node_id": node.id, "machine_id": node.machine_id,
                     "machine_name": row["name"], "token": token, "firmware": profile.firmware,
@@ -79,13 +78,8 @@ def heartbeat() -> Response:
     data = json_body()
     detail = data.get("detail", "")
     db = get_db()
-    before = db.execute("SELECT state FROM machines WHERE id = ?",
-                        [_node().machine_id]).fetchone()[0]
-    registry.heartbeat(db, _node(), data.get("machine_state"), data.get("telemetry", {}),
-                       detail if isinstance(detail, str) else "")
-    after = db.execute("SELECT state FROM machines WHERE id = ?",
-                       [_node().machine_id]).fetchone()[0]
-    if before != after:
+    if registry.heartbeat(db, _node(), data.get("machine_state"), data.get("telemetry", {}),
+                          detail if isinstance(detail, str) else ""):
         after_change(db, current_app.config)
     return jsonify({"server_time": utc_now_iso(), "commands": _pending()})
 

@@ -83,17 +83,19 @@ class PassInput:
     # (member id, machine class) -> seconds of machine time left this week; absent = no limit
     weekly_room_s: Mapping[tuple[int, str], float] = field(default_factory=dict)
     known_classes: frozenset[str] | None = None
+    _bookings: dict[int, tuple[Reservation, ...]] = field(init=False, repr=False,
+                                                          compare=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[int, list[Reservation]] = defaultdict(list)
+        for booking in self.reservations:
+            grouped[booking.machine_id].append(booking)
+        object.__setattr__(self, "_bookings",
+                           {machine: tuple(items) for machine, items in grouped.items()})
 
     def bookings_of(self, machine_id: int) -> tuple[Reservation, ...]:
-        """The reservations of one machine (indexed once per pass)."""
-        index = self.__dict__.get("_bookings")
-        if index is None:
-            grouped: dict[int, list[Reservation]] = defaultdict(list)
-            for booking in self.reservations:
-                grouped[booking.machine_id].append(booking)
-            index = {machine: tuple(items) for machine, items in grouped.items()}
-            object.__setattr__(self, "_bookings", index)
-        return index.get(machine_id, ())
+        """The reservations of one machine (indexed once, when the input is made)."""
+        return self._bookings.get(machine_id, ())
 
 
 @dataclass(frozen=True)

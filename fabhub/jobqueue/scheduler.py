@@ -116,8 +116,8 @@ def _tuples(db: sqlite_utils.Database, sql: str, params: list | None = None) -> 
 
 
 def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
-                    usage: UsageSource) -> tuple[PassInput, list[tuple]]:
-    """Read everything a pass needs; return it with the queued rows (``QUEUED_COLUMNS``)."""
+                    usage: UsageSource) -> PassInput:
+    """Read everything a pass needs."""
     now_epoch = now.timestamp()
     rows = _tuples(db, f"SELECT {QUEUED_COLUMNS} FROM jobs WHERE state = 'queued'")
     unfit: dict[int, dict[int, str]] = {}
@@ -159,7 +159,7 @@ def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: Schedule
         reservations=reservations, weekly_room_s=_weekly_room(db, now, usage, active),
         known_classes=frozenset(weights),
     )
-    return data, rows
+    return data
 
 
 def _wait_rows(result: PassResult) -> tuple[list[tuple], list[tuple]]:
@@ -185,7 +185,7 @@ def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettin
     """One full scheduling pass under the write lock."""
     stamp = iso_from_epoch(now.timestamp())
     with write_lock(db):
-        data, rows = load_pass_input(db, now, settings, usage)
+        data = load_pass_input(db, now, settings, usage)
         result = schedule(data)
         db.conn.executemany(
             "UPDATE jobs SET state = 'assigned', machine_id = ?, assigned_at = ?, "
@@ -204,4 +204,4 @@ def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettin
                             "VALUES (?, ?, ?, ?)", waits)
         db.execute("DELETE FROM wait_reasons WHERE key NOT IN "
                    "(SELECT DISTINCT reason_key FROM job_waits)")
-    return PassSummary(len(rows), result.assignments, len(waits))
+    return PassSummary(len(data.jobs), result.assignments, len(waits))

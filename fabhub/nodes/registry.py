@@ -155,8 +155,11 @@ def revoke(db: sqlite_utils.Database, node_id: int) -> Node:
 
 
 def heartbeat(db: sqlite_utils.Database, node: Node, reported: Any, telemetry: Any,
-              detail: str = "") -> None:
-    """Record a heartbeat: last seen, telemetry, and the machine's working state."""
+              detail: str = "") -> bool:
+    """Record a heartbeat: last seen, telemetry, the machine's working state.
+
+    Returns True when the machine's state changed (a scheduling pass may be due).
+    """
     try:
         state = MachineState(reported)
     except ValueError:
@@ -174,6 +177,8 @@ def heartbeat(db: sqlite_utils.Database, node: Node, reported: Any, telemetry: A
                                     json.dumps(telemetry)[:20_000], node.id])
         current = MachineState(db.execute("SELECT state FROM machines WHERE id = ?",
                                           [node.machine_id]).fetchone()[0])
-        if current not in PERSON_STATES and current is not state:
-            change_state(db, node.machine_id, state,
-                         detail[:200] or f"reported by node {node.id}", None, actor_kind="node")
+        if current in PERSON_STATES or current is state:
+            return False
+        change_state(db, node.machine_id, state,
+                     detail[:200] or f"reported by node {node.id}", None, actor_kind="node")
+    return True
