@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from fabhub.clock import utc_now
+from fabhub.db import write_lock
 from fabhub.jobs.canonical import canonical_bytes, parse_canonical
 from fabhub.jobs.receipts import utc_timestamp
 from fabhub.ledger.entries import (
@@ -73,16 +74,11 @@ def node_key(level: int, index: int) -> int:
 def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """An IMMEDIATE transaction (or a savepoint inside the caller's), so appends never race."""
     if db.conn.in_transaction:
-        with db.atomic():
+        with sqlite_utils.Database.atomic(db):
             yield
         return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_lock(db):
         yield
-    except BaseException:
-        db.rollback()
-        raise
-    db.conn.execute("COMMIT")
 
 
 def tree_size(db: sqlite_utils.Database) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from fabhub.clock import iso_from_epoch, utc_now_iso
-from fabhub.db import write_lock
+from fabhub.db import write_lock, writer_turn
 from fabhub.jobqueue.jobs import Job, get_job, transition
 from fabhub.jobqueue.machines import change_state
 from fabhub.jobs.machine_profile import load_profile
@@ -133,7 +133,8 @@ def apply_batch(db: sqlite_utils.Database, node: Node, job_id: int, batch: Any, 
             [(job_id, batch, e["type"], e["at"][:40], json.dumps(e)[:4000]) for e in checked])
         progress = [e for e in checked if e["type"] == "progress"]
         telemetry = [e for e in checked if e["type"] == "telemetry"]
-        updates: dict[str, Any] = {"last_batch": batch}
+        lease = Lease(time.time() + ttl_s, ttl_s)
+        updates: dict[str, Any] = {"last_batch": batch, "lease_expires_epoch": lease.expires_epoch}
         if progress:
             last = progress[-1]
             updates.update(progress_json=json.dumps(last)[:4000],
@@ -146,7 +147,7 @@ def apply_batch(db: sqlite_utils.Database, node: Node, job_id: int, batch: Any, 
                    "WHERE job_id = ?", [*updates.values(), job_id])
         for event in checked:
             job = _state_change(db, job, event["type"])
-        return _renew(db, job_id, ttl_s)
+        return lease
 
 
 def _next_machine_state(db: sqlite_utils.Database, job: Job, outcome: str,
@@ -184,24 +185,25 @@ def end_job(db: sqlite_utils.Database, node: Node, job_id: int, body: dict[str, 
     expected = intake.ReceiptExpectation(job.id, job.member_id, node.machine_id, node.id,
                                          job.file_sha256)
     assert node.public_key is not None
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        entry = intake.record_receipt(db, signed, node.public_key, expected)
-        job = _finish(db, job, outcome, reason, lines_acked, bool(body.get("emergency_stop")),
-                      signed, entry.index)
-    except intake.ReceiptConflict as exc:
-        db.conn.execute("COMMIT")  # keep the flag for the gatekeepers; nothing else changed
-        raise Problem(409, "receipt_conflict", str(exc)) from exc
-    except ReceiptError as exc:
-        db.conn.execute("ROLLBACK")
-        raise Problem(422, "invalid_receipt", str(exc), {"field": "receipt"}) from exc
-    except LedgerError as exc:
-        db.conn.execute("ROLLBACK")
-        raise Problem(422, "invalid_receipt", str(exc)) from exc
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
+    with writer_turn(db):
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            entry = intake.record_receipt(db, signed, node.public_key, expected)
+            job = _finish(db, job, outcome, reason, lines_acked, bool(body.get("emergency_stop")),
+                          signed, entry.index)
+        except intake.ReceiptConflict as exc:
+            db.conn.execute("COMMIT")  # keep the flag for the gatekeepers; nothing else changed
+            raise Problem(409, "receipt_conflict", str(exc)) from exc
+        except ReceiptError as exc:
+            db.conn.execute("ROLLBACK")
+            raise Problem(422, "invalid_receipt", str(exc), {"field": "receipt"}) from exc
+        except LedgerError as exc:
+            db.conn.execute("ROLLBACK")
+            raise Problem(422, "invalid_receipt", str(exc)) from exc
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
     return job, entry.index
 
 

@@ -26,11 +26,17 @@ class ChildProcess:
 
     proc: subprocess.Popen | None = None
     stop_timeout_s = 10.0
+    # A process that leads its own session (started with start_new_session=True) is
+    # killed with its children, as a machine losing power would.
+    own_group = False
 
     def kill(self) -> None:
-        """SIGKILL the process: no clean-up of any kind."""
+        """SIGKILL the process (and its group, if it leads one): no clean-up of any kind."""
         if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
+            if self.own_group:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            else:
+                os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
     def stop(self) -> None:
@@ -45,6 +51,8 @@ class ChildProcess:
 
 class HubProcess(ChildProcess):
     """``fabhub serve`` on loopback; start, kill -9 and restart it."""
+
+    own_group = True  # granian serves from a worker process
 
     def __init__(self, instance: Path, port: int | None = None,
                  env: dict[str, str] | None = None) -> None:
@@ -66,7 +74,7 @@ class HubProcess(ChildProcess):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [fabhub, "--instance", str(self.instance), "serve", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env)
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
