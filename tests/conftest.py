@@ -24,7 +24,11 @@ CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 @pytest.fixture
 def instance(tmp_path: Path) -> Path:
     """An initialised instance folder with a gatekeeper, two makers and an admin."""
-    path = tmp_path / "instance"
+    return populated_instance(tmp_path / "instance")
+
+
+def populated_instance(path: Path) -> Path:
+    """Initialise an instance at ``path`` with a gatekeeper, two makers and an admin."""
     init_instance(path)
     db = connect(path / "fabhub.sqlite3")
     try:
@@ -86,13 +90,19 @@ def make_token(app: Flask, username: str, label: str = "test") -> str:
 
 @pytest.fixture
 def make_lab(tmp_path: Path, instance: Path) -> Iterator[Callable[..., Any]]:
-    """Build a :class:`Lab` (hub started) for the given example profiles; closed afterwards."""
+    """Build a :class:`Lab` (hub started) for the given example profiles; closed afterwards.
+
+    Labs built with a ``name`` get their own folder and instance (their own hub and
+    database), so one test can run independent labs side by side.
+    """
     from tests.node.lab import Lab
 
     labs: list[Lab] = []
 
-    def build(profiles: list[str], command_time_s: float = 0.01) -> Any:
-        lab = Lab(tmp_path, instance, profiles, command_time_s)
+    def build(profiles: list[str], command_time_s: float = 0.01, name: str | None = None) -> Any:
+        root = tmp_path / name if name else tmp_path
+        own = populated_instance(root / "instance") if name else instance
+        lab = Lab(root, own, profiles, command_time_s)
         labs.append(lab)
         lab.hub.start()
         return lab

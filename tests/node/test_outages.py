@@ -1,25 +1,38 @@
 """End to end: the hub killed, the node cut off, the node restarted mid-job, an emergency stop.
 
-Outages last OUTAGE_S = 20 s (the issue says a minute for the hub and two for the
-network; 20 s keeps this file within its time budget and still outlasts the hub's
-lease, LEASE_TTL_S = 8 s in these tests, so lease expiry and reconciliation happen
-exactly as they would in the longer outages).
+The two outages last what the issue says: the hub is SIGKILLed and restarted
+HUB_DOWN_S = 60 s later, and the node is cut off from the hub by a proxy for
+CUT_S = 120 s. They run at the same time, each in a lab of its own (its own hub
+instance and port, simulator and node), so together they cost about the longer
+outage. Each job is long enough to be still streaming when its outage ends and
+finishes about AFTER_OUTAGE_S later. The hub's lease in these tests
+(tests.node.lab.LEASE_TTL_S = 8 s) is shorter than either outage.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+from typing import Any
 
+import pytest
 import requests
 
 from fabhub.db import opened
+from fabhub.drivers.sim import PtyDevice
 from fabhub.jobs.receipts import SignedReceipt
 from tests.node.gcode import fdm_print, laser_cut
-from tests.node.lab import Lab, eventually
+from tests.node.lab import Lab, NodeProcess, eventually
 from tests.node.proxy import CutProxy
 
-OUTAGE_S = 20.0
+HUB_DOWN_S = 60.0
+CUT_S = 120.0
+COMMAND_TIME_S = 0.04  # the simulator's time per command: at most 25 job lines a second
+AFTER_OUTAGE_S = 20.0  # job lines left, at that rate, when an outage ends
+SAMPLE_S = 10.0
 ENDED = ("completed", "failed", "interrupted", "cancelled")
 
 
@@ -27,14 +40,6 @@ def running_with_lines(lab: Lab, name: str, job_id: int, lines: int) -> None:
     """Wait until the job runs and the simulator has executed at least ``lines`` commands."""
     lab.wait_state(job_id, ("running",), timeout=60)
     eventually(lambda: len(lab.sims[name].executed) >= lines, 60, f"{lines} executed lines")
-
-
-def assert_streams_alone(lab: Lab, name: str, seconds: float, at_least: int) -> None:
-    """During ``seconds`` without a hub the simulator keeps executing job lines."""
-    before = len(lab.sims[name].executed)
-    time.sleep(seconds)
-    done = len(lab.sims[name].executed) - before
-    assert done >= at_least, f"only {done} lines executed while the hub was away"
 
 
 def one_use_matching_receipt(lab: Lab, name: str, job_id: int) -> dict:
@@ -46,50 +51,138 @@ def one_use_matching_receipt(lab: Lab, name: str, job_id: int) -> dict:
     return end
 
 
-def test_hub_killed_mid_job_the_job_completes_and_its_receipt_lands_once(make_lab) -> None:
-    lab: Lab = make_lab(["fdm-marlin"], command_time_s=0.04)
-    lab.add_node("fdm-marlin")
-    job_id = lab.submit("fdm-marlin", fdm_print(900))
-    running_with_lines(lab, "fdm-marlin", job_id, 60)
-    lab.hub.kill()
-    assert_streams_alone(lab, "fdm-marlin", OUTAGE_S, at_least=int(OUTAGE_S / 0.04 / 3))
-    lab.hub.start()
-    assert lab.wait_state(job_id, ENDED, timeout=90) == "completed"
-    eventually(lambda: lab.uses(), 30, "the use entry")
-    end = one_use_matching_receipt(lab, "fdm-marlin", job_id)
-    assert end["outcome"] == "completed" and end["lines_acked"] >= 900
-    assert SignedReceipt.from_dict(end["receipt"]).receipt.busy_s >= OUTAGE_S
+def moves_outlasting(outage_s: float) -> int:
+    """Job moves that keep the simulator busy through ``outage_s`` and AFTER_OUTAGE_S more."""
+    return int((outage_s + AFTER_OUTAGE_S) / COMMAND_TIME_S)
 
 
-def test_node_cut_off_keeps_streaming_and_every_event_arrives_in_order(make_lab) -> None:
-    lab: Lab = make_lab(["fdm-marlin"], command_time_s=0.04)
-    proxy = CutProxy(lab.hub.port)
-    try:
-        node = lab.add_node("fdm-marlin", hub_url=proxy.url)
-        job_id = lab.submit("fdm-marlin", fdm_print(900))
-        running_with_lines(lab, "fdm-marlin", job_id, 60)
-        proxy.cut()
-        assert_streams_alone(lab, "fdm-marlin", OUTAGE_S, at_least=int(OUTAGE_S / 0.04 / 3))
-        # The hub saw the node go silent for longer than a lease: interrupted, machine offline.
-        assert lab.job(job_id)["state"] == "interrupted"
-        proxy.restore()
-        assert lab.wait_state(job_id, ("completed",), timeout=90) == "completed"
-    finally:
-        proxy.close()
-    eventually(lambda: lab.uses(), 30, "the use entry")
-    one_use_matching_receipt(lab, "fdm-marlin", job_id)
+def job_lines(sim: PtyDevice) -> int:
+    """How many of the job's moves the simulator has executed (status queries not counted)."""
+    return sum(1 for line in list(sim.executed) if line.startswith("G1 X"))
+
+
+def assert_streams_alone(sim: PtyDevice, seconds: float, moves: int, what: str) -> None:
+    """Through ``seconds`` of ``what``, every SAMPLE_S the machine ran more job lines.
+
+    At least a quarter of the simulator's pace in every sample (a busy box slows it,
+    a stalled stream stops it), and the job is not over when the outage ends.
+    """
+    counts = [job_lines(sim)]
+    for _ in range(round(seconds / SAMPLE_S)):
+        time.sleep(SAMPLE_S)
+        counts.append(job_lines(sim))
+    least = int(SAMPLE_S / COMMAND_TIME_S / 4)
+    grown = [after - before for before, after in pairwise(counts)]
+    assert min(grown) >= least, (
+        f"streaming stalled during {what}: job lines executed every {SAMPLE_S:.0f} s grew by "
+        f"{grown} (at least {least} each expected); counts {counts}")
+    assert counts[-1] < moves, (
+        f"the job ended during {what} ({counts[-1]} of {moves} lines): not an outage mid-job")
+
+
+def assert_every_event_arrived_in_order(lab: Lab, node: NodeProcess, job_id: int,
+                                        moves: int) -> int:
+    """The hub stored exactly the node's journaled batches, 1..N, once each, in order.
+
+    Returns N, the number of batches.
+    """
     journal = node.journal(job_id)
+    numbers = [b["batch"] for b in journal["batches"]]
+    assert numbers == list(range(1, len(numbers) + 1)), f"node journal batches {numbers}"
     with opened(lab.instance / "fabhub.sqlite3") as db:
         rows = db.execute("SELECT batch, data_json FROM job_reports WHERE job_id = ? ORDER BY id",
                           [job_id]).fetchall()
     hub_events = [(r["batch"], json.loads(r["data_json"])) for r in rows]
     node_events = [(b["batch"], e) for b in journal["batches"] for e in b["events"]]
-    assert hub_events == node_events
-    assert [b["batch"] for b in journal["batches"]] == list(
-        range(1, len(journal["batches"]) + 1))
-    assert len(journal["batches"]) >= OUTAGE_S  # one batch a second, also while cut off
+    stored = sorted({batch for batch, _ in hub_events})
+    assert hub_events == node_events, (
+        f"the hub stored {len(hub_events)} events of batches {stored[:3]}..{stored[-3:]} "
+        f"({len(stored)} distinct); the node journaled {len(node_events)} events in batches "
+        f"1..{len(numbers)}; missing {sorted(set(numbers) - set(stored))}")
     acked = [e["lines_acked"] for _, e in hub_events if e["type"] == "progress"]
-    assert acked == sorted(acked) and acked[-1] >= 900
+    assert acked == sorted(acked) and acked[-1] >= moves, f"progress out of order: {acked}"
+    return len(numbers)
+
+
+def job_history(lab: Lab, job_id: int) -> list[tuple[str, str]]:
+    """The job's state changes, oldest first, as ``(to_state, actor_kind)``."""
+    with opened(lab.instance / "fabhub.sqlite3") as db:
+        rows = db.execute("SELECT to_state, actor_kind FROM job_events WHERE job_id = ? "
+                          "ORDER BY id", [job_id]).fetchall()
+    return [(r["to_state"], r["actor_kind"]) for r in rows]
+
+
+def hub_killed_for_a_minute(lab: Lab) -> None:
+    """The hub SIGKILLed mid-job and restarted HUB_DOWN_S later: the job completes, once."""
+    node = lab.add_node("fdm-marlin")
+    moves = moves_outlasting(HUB_DOWN_S)
+    job_id = lab.submit("fdm-marlin", fdm_print(moves))
+    running_with_lines(lab, "fdm-marlin", job_id, 60)
+    lab.hub.kill()
+    assert_streams_alone(lab.sims["fdm-marlin"], HUB_DOWN_S, moves, "the hub's downtime")
+    lab.hub.start()
+    assert lab.wait_state(job_id, ENDED, timeout=120) == "completed"
+    eventually(lambda: lab.uses(), 30, "the use entry")
+    end = one_use_matching_receipt(lab, "fdm-marlin", job_id)
+    assert end["outcome"] == "completed" and end["lines_acked"] >= moves
+    assert SignedReceipt.from_dict(end["receipt"]).receipt.busy_s >= HUB_DOWN_S
+    assert_every_event_arrived_in_order(lab, node, job_id, moves)
+    # Time the hub was down does not count against the node: the restarted hub's reaper
+    # waits one lease before its first check (runs.reap_expired's not_before), and the
+    # node's outbox retries at least every 2 s, so its first report after the restart
+    # renews the lease in time. The job is never interrupted; it just completes.
+    assert [state for state, _ in job_history(lab, job_id)][-3:] == [
+        "assigned", "running", "completed"], job_history(lab, job_id)
+
+
+def node_cut_off_for_two_minutes(lab: Lab) -> None:
+    """The node cut off from the hub for CUT_S mid-job: it streams on and replays in order."""
+    proxy = CutProxy(lab.hub.port)
+    try:
+        node = lab.add_node("fdm-marlin", hub_url=proxy.url)
+        moves = moves_outlasting(CUT_S)
+        job_id = lab.submit("fdm-marlin", fdm_print(moves))
+        running_with_lines(lab, "fdm-marlin", job_id, 60)
+        proxy.cut()
+        assert_streams_alone(lab.sims["fdm-marlin"], CUT_S, moves, "the network cut")
+        # The hub saw the node silent for longer than a lease: interrupted, machine offline.
+        assert lab.job(job_id)["state"] == "interrupted"
+        machine = requests.get(f"{lab.hub.url}/api/v1/machines/{lab.machines['fdm-marlin']}",
+                               headers=lab.gina, timeout=10).json()
+        assert machine["state"] == "offline", machine
+        proxy.restore()
+        assert lab.wait_state(job_id, ("completed", "failed", "cancelled"),
+                              timeout=120) == "completed"
+    finally:
+        proxy.close()
+    eventually(lambda: lab.uses(), 30, "the use entry")
+    end = one_use_matching_receipt(lab, "fdm-marlin", job_id)
+    assert SignedReceipt.from_dict(end["receipt"]).receipt.busy_s >= CUT_S
+    batches = assert_every_event_arrived_in_order(lab, node, job_id, moves)
+    assert batches >= CUT_S, f"{batches} batches: one a second expected, also while cut off"
+    # The reaper interrupted the job; the node's end report then reconciled it (runs.end_job
+    # moves an interrupted job to how it really ended and records the receipt once).
+    assert job_history(lab, job_id)[-2:] == [("interrupted", "system"), ("completed", "node")]
+    run = requests.get(f"{lab.hub.url}/api/v1/jobs/{job_id}/run", headers=lab.ada,
+                       timeout=10).json()["run"]
+    assert (run["outcome"], run["lines_acked"]) == ("completed", end["lines_acked"]), run
+
+
+@pytest.mark.timeout(600)
+def test_hub_down_a_minute_and_node_cut_off_two_minutes_mid_job(make_lab) -> None:
+    """Both outages at the issue's length, side by side in two independent labs."""
+    scenarios: dict[str, tuple[Any, Lab]] = {
+        f"hub SIGKILLed for {HUB_DOWN_S:.0f} s": (
+            hub_killed_for_a_minute, make_lab(["fdm-marlin"], COMMAND_TIME_S, name="hub-down")),
+        f"node cut off for {CUT_S:.0f} s": (
+            node_cut_off_for_two_minutes, make_lab(["fdm-marlin"], COMMAND_TIME_S, name="cut")),
+    }
+    with ThreadPoolExecutor(len(scenarios)) as pool:
+        running = {title: pool.submit(scenario, lab)
+                   for title, (scenario, lab) in scenarios.items()}
+    failures = [f"{title}:\n{''.join(traceback.format_exception(future.exception()))}"
+                for title, future in running.items() if future.exception() is not None]
+    assert not failures, "\n".join(failures)
 
 
 def test_node_restarted_mid_job_reports_interrupted_and_never_resumes(make_lab) -> None:
