@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from fabhub.auth import role_required
 from fabhub.clock import parse_utc, utc_now
@@ -49,7 +50,7 @@ def reservations() -> Response | tuple[str, int]:
     db = get_db()
     form = ReservationForm()
     machines = list_machines(db)
-    form.machine_id.choices = [(m.id, m.name) for m in machines]
+    form.machine_id.choices = [SelectChoice(m.id, m.name) for m in machines]
     if form.validate_on_submit() and _book(form):
         reschedule()
         flash(_("Reservation booked."), "info")
