@@ -11,9 +11,10 @@ from tests.web.conftest import Lab, client_as
 
 WEB_BLUEPRINTS = ("home_pages", "auth_pages", "account_pages", "member_pages", "maker_pages",
                   "job_pages", "machine_pages", "node_pages", "reservation_pages",
-                  "ledger_pages", "dashboard_pages", "board_pages", "quota_pages")
+                  "ledger_pages", "dashboard_pages", "board_pages", "quota_pages",
+                  "tuning_pages")
 GATEKEEPER_ONLY = ("member_pages", "quota_pages", "machine_pages", "node_pages",
-                   "reservation_pages", "ledger_pages", "dashboard_pages")
+                   "reservation_pages", "ledger_pages", "dashboard_pages", "tuning_pages")
 PUBLIC = ("home_pages.home", "auth_pages.login", "board_pages.board", "board_pages.tiles")
 
 
