@@ -90,6 +90,7 @@ def reservations() -> Response | tuple[str, int]:
         "reservations.html", form=form, rows=rows, empty=EmptyForm(), week_problem=week_problem,
         members={m.id: m.username for m in list_members(db)},
         days=[monday + timedelta(days=n) for n in range(7)], today=utc_now().date(),
+        now_epoch=utc_now().timestamp(),
         week=iso_week(monday), previous=iso_week(monday - timedelta(days=7)),
         following=iso_week(monday + timedelta(days=7))), status
 

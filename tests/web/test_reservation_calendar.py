@@ -117,3 +117,16 @@ def test_cancel_returns_to_the_week_shown(app: Flask, lab: Lab) -> None:
     assert answer.headers["Location"].endswith(f"/reservations?week={week}")
     assert f"booking-{booking_id}-" not in client.get(answer.headers["Location"]).get_data(
         as_text=True)
+
+
+def test_a_past_booking_is_shown_but_not_cancellable(app: Flask, lab: Lab) -> None:
+    start = _next_week_wednesday_at(8) - timedelta(days=14)  # Wednesday of last week
+    with opened(app.config["DATABASE"]) as db:
+        gina = require_member(db, "gina")
+        booking = access.reserve(db, lab.machine_id, require_member(db, "ada").id, start,
+                                 start + timedelta(hours=1), gina.id, start - timedelta(days=1))
+    page = client_as(app, "gina").get(f"/reservations?week={iso_week(start.date())}").get_data(
+        as_text=True)
+    cell = _cell(page, lab.machine_id, start.date().isoformat())
+    assert f"booking-{booking.id}-" in cell and "08:00–09:00" in cell
+    assert "Cancel" not in cell
