@@ -7,6 +7,8 @@ machine page links to the material page and the job page shows the boost form.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,6 +20,7 @@ from fabhub.api_jobs import priority_breakdowns
 from fabhub.auth import role_required
 from fabhub.jobqueue import jobs as job_store
 from fabhub.jobqueue import machines
+from fabhub.problems import Problem
 from fabhub.request_db import get_db
 from fabhub.web.common import me, refusals_on, reschedule
 
@@ -53,8 +56,13 @@ def material(machine_id: int) -> str | Response | tuple[str, int]:
     if not form.is_submitted():
         form.loaded_material.data = machine.loaded_material or ""
     if form.validate_on_submit():
-        with refusals_on(form, "loaded_material"):
+        try:
             changed = machines.set_loaded_material(db, machine_id, form.loaded_material.data)
+        except Problem:  # the only refusal: a material the FDM profile does not list
+            accepted = ", ".join(m.name for m in machine.profile.materials)
+            form.loaded_material.errors = [_("This machine accepts: %(materials)s.",
+                                             materials=accepted)]
+        else:
             reschedule()
             if changed.loaded_material:
                 flash(_("%(material)s is loaded on %(machine)s.",
@@ -74,7 +82,7 @@ def boost(job_id: int) -> str | Response | tuple[str, int]:
     job = job_store.get_job(db, job_id)
     form = BoostForm()
     if not form.is_submitted():
-        form.boost.data = job.boost
+        form.boost.data = Decimal(f"{job.boost:g}")
     if form.validate_on_submit():
         with refusals_on(form, "boost"):
             job_store.set_boost(db, job_id, float(form.boost.data), me())
@@ -90,7 +98,7 @@ def boost(job_id: int) -> str | Response | tuple[str, int]:
 @bp.app_template_global()
 def boost_form(job: job_store.Job) -> BoostForm:
     """The boost form for the job page, filled with the job's boost."""
-    return BoostForm(formdata=None, boost=job.boost)
+    return BoostForm(formdata=None, boost=Decimal(f"{job.boost:g}"))
 
 
 def _loaded_by_class() -> dict[tuple[str, str], list[str]]:

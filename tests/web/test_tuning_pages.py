@@ -43,7 +43,8 @@ def test_gatekeeper_sets_the_loaded_material(app: Flask, waiting_lab: Lab) -> No
     refused = client.post(url, data={"loaded_material": "Unobtainium", "csrf_token": token})
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert "accepts" in errors_of(page, "loaded_material") and 'value="Unobtainium"' in page
+    assert "accepts: PLA, PETG" in errors_of(page, "loaded_material")
+    assert 'value="Unobtainium"' in page
     done = client.post(url, data={"loaded_material": "pla", "csrf_token": token})
     assert done.status_code == 302 and done.headers["Location"].endswith(
         f"/machines/{lab.machine_id}")
@@ -58,7 +59,7 @@ def test_gatekeeper_sets_the_loaded_material(app: Flask, waiting_lab: Lab) -> No
 
 def test_material_page_and_boost_are_for_gatekeepers_only(app: Flask, waiting_lab: Lab) -> None:
     maker = client_as(app, "ada")
-    assert 'id="boost"' not in maker.get(f"/jobs/{waiting_lab.job_id}").get_data(as_text=True)
+    assert 'id="boost-form"' not in maker.get(f"/jobs/{waiting_lab.job_id}").get_data(as_text=True)
     token = csrf_token(maker, "/queue")
     for url, data in ((f"/jobs/{waiting_lab.job_id}/boost", {"boost": "1"}),
                       (f"/machines/{waiting_lab.machine_id}/material",
@@ -72,7 +73,8 @@ def test_gatekeeper_boosts_a_job(app: Flask, waiting_lab: Lab) -> None:
     lab = waiting_lab
     client = client_as(app, "gina")
     job_page = client.get(f"/jobs/{lab.job_id}").get_data(as_text=True)
-    assert 'id="boost"' in job_page
+    assert 'id="boost-form"' in job_page
+    assert re.search(r'<input id="boost"[^>]* value="0">', job_page)
     token = csrf_token(client, f"/jobs/{lab.job_id}")
     url = f"/jobs/{lab.job_id}/boost"
     for typed in ("2", "lots", ""):
@@ -88,11 +90,13 @@ def test_gatekeeper_boosts_a_job(app: Flask, waiting_lab: Lab) -> None:
     assert boost_row and boost_row.groups() == ("0.500", "2000.0", "1000.000"), card
 
 
-def test_boost_refusal_reads_in_french(app: Flask, waiting_lab: Lab) -> None:
+def test_refusals_read_in_french(app: Flask, waiting_lab: Lab) -> None:
     client = client_as(app, "gina")
-    client.set_cookie("lang", "fr")
+    french = {"Accept-Language": "fr"}
     token = csrf_token(client, f"/jobs/{waiting_lab.job_id}")
     page = client.post(f"/jobs/{waiting_lab.job_id}/boost", data={
-        "boost": "7", "csrf_token": token}, headers={"Accept-Language": "fr"}).get_data(
-        as_text=True)
+        "boost": "7", "csrf_token": token}, headers=french).get_data(as_text=True)
     assert "un nombre de 0" in errors_of(page, "boost")
+    page = client.post(f"/machines/{waiting_lab.machine_id}/material", data={
+        "loaded_material": "bois", "csrf_token": token}, headers=french).get_data(as_text=True)
+    assert "Cette machine accepte : PLA" in html.unescape(errors_of(page, "loaded_material"))
