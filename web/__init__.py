@@ -21,6 +21,7 @@ from fabhub.web import (
     quota_pages,
     reasons,
     reservation_pages,
+    tuning_pages,
 )
 
 # Owns the templates and /static for every page blueprint.
@@ -38,5 +39,5 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["wait_reason"] = reasons.wait_reason
     for module in (auth_pages, home_pages, account_pages, member_pages, maker_pages, job_pages,
                    machine_pages, node_pages, reservation_pages, ledger_pages, dashboard_pages,
-                   board_pages, quota_pages):
+                   board_pages, quota_pages, tuning_pages):
         app.register_blueprint(module.bp)

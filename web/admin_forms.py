@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     DecimalField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -35,18 +36,18 @@ class ProfileForm(FlaskForm):
 class StateForm(FlaskForm):
     """Take a machine into maintenance or to-check, or back into service."""
 
-    state = SelectField(_l("New state"), choices=[("maintenance", _l("maintenance")),
-                                                  ("to_check", _l("to check")),
-                                                  ("idle", _l("in service (idle)"))])
+    state = SelectField(_l("New state"), choices=[SelectChoice("maintenance", _l("maintenance")),
+                                                  SelectChoice("to_check", _l("to check")),
+                                                  SelectChoice("idle", _l("in service (idle)"))])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
 
 class RoleForm(FlaskForm):
     """A member's role."""
 
-    role = SelectField(_l("Role"), choices=[("maker", _l("maker")),
-                                            ("gatekeeper", _l("gatekeeper")),
-                                            ("admin", _l("admin"))])
+    role = SelectField(_l("Role"), choices=[SelectChoice("maker", _l("maker")),
+                                            SelectChoice("gatekeeper", _l("gatekeeper")),
+                                            SelectChoice("admin", _l("admin"))])
 
 
 class CertifyForm(FlaskForm):
@@ -92,7 +93,8 @@ class CorrectionForm(FlaskForm):
     entry = IntegerField(_l("Entry number"), validators=[InputRequired(message=_l(
         "Give an entry number.")), NumberRange(min=0)])
     reason = SelectField(_l("Correction"), choices=[
-        ("fix", _l("fix the quantity")), ("waiver", _l("waive (quantity becomes 0)"))])
+        SelectChoice("fix", _l("fix the quantity")),
+        SelectChoice("waiver", _l("waive (quantity becomes 0)"))])
     quantity = IntegerField(_l("Corrected quantity (seconds, or mg of material)"),
                             validators=[Optional(), NumberRange(min=0)])
     note = StringField(_l("Note"), validators=[DataRequired(), Length(min=3, max=200)])

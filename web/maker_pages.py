@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from fabhub.api_jobs import priority_breakdowns
 from fabhub.auth import login_required
@@ -31,10 +32,10 @@ WAITING = ("queued", "assigned", "running", "paused")
 def _upload_form() -> UploadForm:
     db = get_db()
     form = UploadForm()
-    form.machine_class.choices = [(c.name, f"{c.name} ({c.kind})")
+    form.machine_class.choices = [SelectChoice(c.name, f"{c.name} ({c.kind})")
                                   for c in list_machine_classes(db)]
-    form.preferred_machine_id.choices = [("", _("any machine of the class"))] + [
-        (str(m.id), f"{m.name} ({m.machine_class})") for m in list_machines(db)]
+    form.preferred_machine_id.choices = [SelectChoice("", _("any machine of the class"))] + [
+        SelectChoice(str(m.id), f"{m.name} ({m.machine_class})") for m in list_machines(db)]
     return form
 
 

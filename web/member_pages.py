@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from fabhub import members as member_store
 from fabhub.auth import role_required
@@ -31,9 +32,10 @@ def members() -> str:
 def _forms() -> tuple[RoleForm, CertifyForm, MemberClassForm]:
     db = get_db()
     certify = CertifyForm(prefix="cert")
-    certify.machine_class.choices = [(c.name, c.name) for c in classes.list_machine_classes(db)]
+    certify.machine_class.choices = [SelectChoice(c.name, c.name)
+                                     for c in classes.list_machine_classes(db)]
     member_class = MemberClassForm(prefix="mc")
-    member_class.member_class.choices = [(c.name, c.name)
+    member_class.member_class.choices = [SelectChoice(c.name, c.name)
                                          for c in classes.list_member_classes(db)]
     return RoleForm(prefix="role"), certify, member_class
 

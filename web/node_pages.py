@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from fabhub.auth import role_required
 from fabhub.jobqueue.machines import list_machines
@@ -18,7 +19,7 @@ bp = Blueprint("node_pages", __name__)
 
 def _form() -> NodeForm:
     form = NodeForm()
-    form.machine_id.choices = [(m.id, m.name) for m in list_machines(get_db())]
+    form.machine_id.choices = [SelectChoice(m.id, m.name) for m in list_machines(get_db())]
     return form
 
 

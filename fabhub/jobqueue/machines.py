@@ -189,12 +189,18 @@ def confirm_cleared(db: sqlite_utils.Database, machine_id: int, actor_member_id:
 
 def set_loaded_material(db: sqlite_utils.Database, machine_id: int,
                         material: str | None) -> Machine:
-    """Record which material is loaded (the matcher prefers machines with it loaded)."""
+    """Record which material is loaded (the matcher prefers machines with it loaded).
+
+    A material the profile lists is stored under the profile's spelling ("pla" -> "PLA").
+    """
     machine = get_machine(db, machine_id)
-    if material and machine.profile.kind == "fdm" and machine.profile.material(material) is None:
+    material = (material or "").strip() or None
+    known = machine.profile.material(material) if material else None
+    if material and machine.profile.kind == "fdm" and known is None:
         accepted = ", ".join(m.name for m in machine.profile.materials)
         raise Problem(422, "invalid_field", f"This machine accepts: {accepted}.",
                       {"field": "loaded_material"})
+    material = known.name if known else material
     with db.atomic():
         db.execute("UPDATE machines SET loaded_material = ? WHERE id = ?",
                    [material or None, machine_id])

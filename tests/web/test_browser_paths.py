@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
 
+from fabhub.clock import utc_now
 from fabhub.drivers.sim import MarlinSim
+from fabhub.web.reservation_calendar import iso_week
 from tests.node.lab import NodeProcess
 from tests.web.browser_lab import SAMPLES, BrowserLab, browser, build, log_in, shot
 from tests.web.scripted_node import ScriptedNode
@@ -138,6 +142,31 @@ def test_maintenance_changes_the_queue_reason(browser, make_lab) -> None:
     assert "maintenance" in reason and "to check" not in reason, reason
     shot(page, "gatekeeper-maintenance-reason")
 
+
+def test_gatekeeper_books_and_sees_the_booking_in_the_calendar(browser, make_lab) -> None:
+    lab = make_lab()
+    today = utc_now().date()
+    day = today - timedelta(days=today.weekday()) + timedelta(days=15)  # Tuesday in 2 weeks
+    start = datetime.combine(day, clock_time(13, 30), UTC)
+    page = log_in(browser, lab, "gina")
+    page.goto("/reservations")
+    page.select_option("#machine_id", str(lab.machine_id))
+    page.fill("#username", "ada")
+    page.fill("#starts_at", start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    page.fill("#ends_at", "soon")
+    page.get_by_role("button", name="Book", exact=True).click()
+    assert "ISO 8601" in page.locator("#ends_at-errors").inner_text()
+    assert page.input_value("#username") == "ada"  # what was typed is kept
+    page.fill("#ends_at", (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    page.get_by_role("button", name="Book", exact=True).click()
+    page.wait_for_url(f"**/reservations?week={iso_week(day)}")
+    cell = page.locator(f"#machine-{lab.machine_id} td[data-day='{day.isoformat()}']")
+    assert "13:30–15:30" in cell.inner_text() and "ada" in cell.inner_text()
+    shot(page, "gatekeeper-reservations-calendar")
+    page.locator("#previous-week").focus()  # the week links work from the keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/reservations?week={iso_week(day - timedelta(days=7))}")
+    assert page.locator(".booking").count() == 0
 
 def test_certifying_a_member_starts_their_waiting_job(browser, make_lab, real_node) -> None:
     lab = make_lab()
