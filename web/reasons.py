@@ -32,6 +32,8 @@ MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
                                        cls=d.get("machine_class", "?")),
     "over_quota": lambda d: _("This job would take you over your weekly hours on %(cls)s "
                               "machines.", cls=d.get("machine_class", "?")),
+    "no_fitting_machine": lambda d: _("No %(cls)s machine can run this file; its analysis "
+                                      "says why.", cls=d.get("machine_class", "?")),
     "reserved": lambda _d: _("The fitting idle machine(s) are reserved by another member."),
 }
 

@@ -43,8 +43,8 @@ class FitResult:
     def findings_json(self) -> list[dict[str, object]]:
         """The blocking findings of the first machine, for the API and the upload page."""
         first = next(iter(self.blocking.values()))
-        return [{"severity": f.severity, "code": f.code, "line": f.line, "message": f.message}
-                for f in first]
+        return [{"severity": f.severity, "code": f.code, "line": f.line, "message": f.message,
+                 "params": f.params} for f in first]
 
 
 def _sentence(finding: Finding) -> str:
