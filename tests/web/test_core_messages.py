@@ -6,10 +6,20 @@ import re
 
 from flask import Flask
 
+from fabhub.db import opened
+from fabhub.jobqueue import fit, machines
 from fabhub.jobs.analysis import Finding
 from fabhub.jobs.analysis_model import FINDING_CODES
-from fabhub.jobs.machine_profile import PROFILE_ERROR_CODES, ProfileError, load_profile
+from fabhub.jobs.machine_profile import (
+    PROFILE_ERROR_CODES,
+    ProfileError,
+    dump_profile,
+    example_profile,
+    load_profile,
+)
 from fabhub.jobs.matching import WAIT_CODES, WaitReason
+from fabhub.members import require_member
+from fabhub.scheduling import run_now
 from fabhub.web import core_messages, reasons
 from tests.conftest import csrf_token
 from tests.hub.conftest import TOO_BIG
@@ -80,3 +90,21 @@ def test_french_machine_edit_shows_the_profile_error_in_french(app: Flask, lab: 
     assert "max_hotend_temp_c : doit être supérieur à zéro, pas -5" in error, error
     assert "must be" not in error
 
+
+
+def test_a_job_no_machine_fits_any_more_says_why_in_french(app: Flask, lab: Lab) -> None:
+    small = load_profile(dump_profile(example_profile("fdm-marlin")).replace(
+        "x_max = 250.0", "x_max = 5.0"))
+    with opened(app.config["DATABASE"]) as db:
+        gina = require_member(db, "gina")
+        machines.update_profile(db, lab.machine_id, small, gina.id)
+        fit.refresh_class(db, "fdm-small")
+        run_now(db, app.config)
+    client = client_as(app, "ada")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    reason = re.search(r'class="reason"[^>]*>(.*?)<', client.get(f"/jobs/{lab.job_id}")
+                       .get_data(as_text=True), re.S)
+    assert reason, "no reason on the job page"
+    text = reason.group(1)
+    assert "Aucune machine fdm-small ne peut exécuter ce fichier." in text, text
+    assert "hors de la plage X" in text and "(ligne " in text, text
