@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 ANALYSIS_VERSION = 2  # 2: M203 in mm/min on RepRapFirmware
 
 SEVERITIES = ("error", "warning")
+# Every code a :class:`Finding` may carry (the validator's vocabulary). Pages and other
+# front ends build their own sentence from the code and ``params``; a Finding with a code
+# not listed here cannot be made, so this tuple is the complete list to translate.
+FINDING_CODES = (
+    "kind_unknown", "kind_mismatch", "outside_envelope", "travel_outside_envelope",
+    "larger_than_envelope", "forbidden_command", "unsupported_command", "hotend_too_hot",
+    "bed_too_hot", "material_not_accepted", "too_hot_for_material", "too_cold_for_material",
+    "bed_too_hot_for_material", "laser_power_above_limit", "spindle_speed_above_limit",
+)
 
 
 class AnalysisError(ValueError):
@@ -66,12 +75,22 @@ class Bounds:
 
 @dataclass(frozen=True)
 class Finding:
-    """Something a maker or gatekeeper must know: ``error`` blocks the job on that machine."""
+    """Something a maker or gatekeeper must know: ``error`` blocks the job on that machine.
+
+    ``message`` is the English sentence; ``params`` holds the values it was built from
+    (JSON types only), so another language can build its own from ``code``.
+    """
 
     severity: str
     code: str
     line: int | None
     message: str
+    params: dict[str, object] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        """Refuse a code missing from :data:`FINDING_CODES`."""
+        if self.code not in FINDING_CODES:
+            raise ValueError(f"unknown finding code {self.code!r}; add it to FINDING_CODES")
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,34 @@ CORNERING = ("jerk", "junction_deviation")
 COORDINATES = ("machine", "work")
 
 
+# Every code a :class:`ProfileError` may carry; front ends translate by code and params.
+PROFILE_ERROR_CODES = (
+    "not_toml", "unreadable", "unknown_example", "not_a_number", "not_finite",
+    "not_positive", "negative", "not_boolean", "not_string", "not_command_list",
+    "not_material_list", "not_table", "unknown_key", "missing", "not_a_choice",
+    "max_not_above_min", "required_for_kind", "only_for_kind", "no_material",
+    "required_for_fdm_material", "below_other", "duplicate_material",
+    # Raised by the hub, not the loader: the profile's kind differs from its class's.
+    "class_kind_mismatch",
+)
+
+
 class ProfileError(ValueError):
-    """A machine profile is malformed; the message names source, key and allowed values."""
+    """A machine profile is malformed; the message names source, key and allowed values.
+
+    ``code`` (one of :data:`PROFILE_ERROR_CODES`), ``key`` (the TOML key, or ``""``) and
+    ``params`` (JSON values) let another language say the same thing.
+    """
+
+    def __init__(self, message: str, code: str, key: str = "",
+                 params: dict[str, object] | None = None) -> None:
+        if code not in PROFILE_ERROR_CODES:
+            raise ValueError(f"unknown profile error code {code!r}; add it to "
+                             "PROFILE_ERROR_CODES")
+        super().__init__(message)
+        self.code = code
+        self.key = key
+        self.params = params or {}
 
 
 @dataclass(frozen=True)
@@ -201,18 +227,21 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, key: str, message: str) -> ProfileError:
-        return ProfileError(f"{self.source}: {key}: {message}")
+    def fail(self, key: str, code: str, message: str, **params: object) -> ProfileError:
+        return ProfileError(f"{self.source}: {key}: {message}", code, key, params)
 
     def number(self, key: str, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(key, f"must be a number, got {_type_name(value)} {value!r}")
+            raise self.fail(key, "not_a_number",
+                            f"must be a number, got {_type_name(value)} {value!r}",
+                            type=type(value).__name__, value=repr(value))
         name = key.rpartition(".")[2]
         if value != value or value in (float("inf"), float("-inf")):
-            raise self.fail(key, "must be a finite number")
+            raise self.fail(key, "not_finite", "must be a finite number")
         if name not in SIGNED and (value < 0 or (value == 0 and name not in NON_NEGATIVE)):
             allowed = "zero or more" if name in NON_NEGATIVE else "more than zero"
-            raise self.fail(key, f"must be {allowed}, got {value!r}")
+            raise self.fail(key, "negative" if name in NON_NEGATIVE else "not_positive",
+                            f"must be {allowed}, got {value!r}", value=value)
         return float(value)
 
     def value(self, key: str, hint: object, raw: object) -> object:
@@ -220,22 +249,27 @@ class _Reader:
         text = str(hint)
         if hint is bool or text == "bool | None":
             if not isinstance(raw, bool):
-                raise self.fail(key, f"must be true or false, got {_type_name(raw)} {raw!r}")
+                raise self.fail(key, "not_boolean",
+                                f"must be true or false, got {_type_name(raw)} {raw!r}",
+                                type=type(raw).__name__, value=repr(raw))
             return raw
         if hint is str or text == "str | None":
             if not isinstance(raw, str) or not raw.strip():
-                raise self.fail(key, f"must be a non-empty string, got {raw!r}")
+                raise self.fail(key, "not_string", f"must be a non-empty string, got {raw!r}",
+                                value=repr(raw))
             return raw.strip()
         if hint is float or text == "float | None":
             return self.number(key, raw)
         if text.startswith("tuple[str"):
             if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip()
                                                     for x in raw):
-                raise self.fail(key, "must be an array of command names such as \"M500\"")
+                raise self.fail(key, "not_command_list",
+                                "must be an array of command names such as \"M500\"")
             return tuple(normalise_command(x) for x in raw)
         if hint == tuple[Material, ...]:
             if not isinstance(raw, list):
-                raise self.fail(key, "must be an array of tables ([[materials]])")
+                raise self.fail(key, "not_material_list",
+                                "must be an array of tables ([[materials]])")
             return tuple(self.table(f"{key}[{i}]", Material, item) for i, item in enumerate(raw))
         if dataclasses.is_dataclass(hint):
             return self.table(key, hint, raw)
@@ -244,14 +278,16 @@ class _Reader:
     def table(self, where: str, cls: type, raw: object) -> object:
         """Build ``cls`` from a TOML table; unknown and missing keys are errors."""
         if not isinstance(raw, dict):
-            raise self.fail(where, f"must be a table, got {_type_name(raw)}")
+            raise self.fail(where, "not_table", f"must be a table, got {_type_name(raw)}",
+                            type=type(raw).__name__)
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(raw) - set(names))
         if unknown:
             prefix = f"{where}." if where else ""
-            raise self.fail(prefix + unknown[0],
-                            f"unknown key; allowed keys: {', '.join(names)}")
+            raise self.fail(prefix + unknown[0], "unknown_key",
+                            f"unknown key; allowed keys: {', '.join(names)}",
+                            allowed=", ".join(names))
         values = {}
         for f in dataclasses.fields(cls):
             key = f"{where}.{f.name}" if where else f.name
@@ -259,13 +295,15 @@ class _Reader:
                 values[f.name] = self.value(key, hints[f.name], raw[f.name])
             elif (f.default is dataclasses.MISSING
                   and f.default_factory is dataclasses.MISSING):
-                raise self.fail(key, "is missing")
+                raise self.fail(key, "missing", "is missing")
         return cls(**values)
 
 
 def _check_choice(reader: _Reader, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise reader.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
+        raise reader.fail(key, "not_a_choice",
+                          f"must be one of {', '.join(allowed)}; got {value!r}",
+                          allowed=", ".join(allowed), value=repr(value))
 
 
 def _check(reader: _Reader, profile: MachineProfile) -> None:
@@ -277,31 +315,42 @@ def _check(reader: _Reader, profile: MachineProfile) -> None:
     env = profile.envelope
     for axis in "xyz":
         if getattr(env, f"{axis}_min") >= getattr(env, f"{axis}_max"):
-            raise reader.fail(f"envelope.{axis}_max", f"must be more than {axis}_min")
+            raise reader.fail(f"envelope.{axis}_max", "max_not_above_min",
+                              f"must be more than {axis}_min", other=f"{axis}_min")
     for kind, keys in KIND_KEYS.items():
         for key in keys:
             present = getattr(profile, key) is not None
             if kind == profile.kind and not present:
-                raise reader.fail(key, f"is required for a {kind} machine")
+                raise reader.fail(key, "required_for_kind",
+                                  f"is required for a {kind} machine", kind=kind)
             if kind != profile.kind and present:
-                raise reader.fail(key, f"applies only to a {kind} machine, not {profile.kind}")
+                raise reader.fail(key, "only_for_kind",
+                                  f"applies only to a {kind} machine, not {profile.kind}",
+                                  kind=kind, actual=profile.kind)
     for key in FDM_OPTIONAL:
         if profile.kind != "fdm" and getattr(profile, key) is not None:
-            raise reader.fail(key, f"applies only to a fdm machine, not {profile.kind}")
+            raise reader.fail(key, "only_for_kind",
+                              f"applies only to a fdm machine, not {profile.kind}",
+                              kind="fdm", actual=profile.kind)
     if profile.kind == "fdm":
         if not profile.materials:
-            raise reader.fail("materials", "an FDM machine must accept at least one material")
+            raise reader.fail("materials", "no_material",
+                              "an FDM machine must accept at least one material")
         for i, material in enumerate(profile.materials):
             for key in ("min_temp_c", "max_temp_c", "density_g_cm3"):
                 if getattr(material, key) is None:
-                    raise reader.fail(f"materials[{i}].{key}", "is required for FDM materials")
+                    raise reader.fail(f"materials[{i}].{key}", "required_for_fdm_material",
+                                      "is required for FDM materials")
             if material.min_temp_c > material.max_temp_c:
-                raise reader.fail(f"materials[{i}].max_temp_c", "must be at least min_temp_c")
+                raise reader.fail(f"materials[{i}].max_temp_c", "below_other",
+                                  "must be at least min_temp_c", other="min_temp_c")
     if profile.kind == "cnc" and profile.spindle_min_rpm > profile.spindle_max_rpm:
-        raise reader.fail("spindle_max_rpm", "must be at least spindle_min_rpm")
+        raise reader.fail("spindle_max_rpm", "below_other", "must be at least spindle_min_rpm",
+                          other="spindle_min_rpm")
     names = [m.name.lower() for m in profile.materials]
     if len(set(names)) != len(names):
-        raise reader.fail("materials", "each material name may appear only once")
+        raise reader.fail("materials", "duplicate_material",
+                          "each material name may appear only once")
 
 
 def load_profile(text: str, source: str = "<profile>") -> MachineProfile:
@@ -311,7 +360,8 @@ def load_profile(text: str, source: str = "<profile>") -> MachineProfile:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{source}: not valid TOML: {exc}") from exc
+        raise ProfileError(f"{source}: not valid TOML: {exc}", "not_toml",
+                           params={"detail": str(exc)}) from exc
     reader = _Reader(source)
     profile = reader.table("", MachineProfile, raw)
     _check(reader, profile)
@@ -324,7 +374,8 @@ def load_profile_file(path: str | Path) -> MachineProfile:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read the profile: {exc}") from exc
+        raise ProfileError(f"{path}: cannot read the profile: {exc}", "unreadable",
+                           params={"detail": str(exc)}) from exc
     return load_profile(text, source=str(path))
 
 
@@ -361,7 +412,8 @@ def example_profile(name: str) -> MachineProfile:
     """One of the example profiles shipped with fabhub (see :func:`example_names`)."""
     if name not in example_names():
         raise ProfileError(f"{name!r}: no such example profile; "
-                           f"examples: {', '.join(example_names())}")
+                           f"examples: {', '.join(example_names())}", "unknown_example",
+                           params={"name": name, "allowed": ", ".join(example_names())})
     folder = resources.files(EXAMPLES_PACKAGE) / EXAMPLES_FOLDER
     text = (folder / f"{name}.toml").read_text(encoding="utf-8")
     return load_profile(text, source=f"example profile {name}")

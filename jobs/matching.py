@@ -62,6 +62,11 @@ class WaitingJob(NamedTuple):
     unfit_reason: str = ""
 
 
+# Every code a :class:`WaitReason` may carry; pages translate by code and details.
+WAIT_CODES = ("machines_busy", "machines_unavailable", "no_machine_in_class", "not_certified",
+              "over_quota", "no_fitting_machine", "reserved")
+
+
 @dataclass(frozen=True)
 class WaitReason:
     """Why a job is not running yet: a stable code, a sentence for the maker, details."""
@@ -69,6 +74,11 @@ class WaitReason:
     code: str
     message: str
     details: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse a code missing from :data:`WAIT_CODES`."""
+        if self.code not in WAIT_CODES:
+            raise ValueError(f"unknown wait code {self.code!r}; add it to WAIT_CODES")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ def _outside(bounds: Bounds, profile: MachineProfile, severity: str, code: str,
                 line = getattr(bounds, f"{axis}_{end}_line")
                 found.append(Finding(severity, code, line, (
                     f"{what} reaches {axis.upper()}={value:g} mm at line {line}, outside "
-                    f"{profile.name}'s {axis.upper()} range {low:g} to {high:g} mm")))
+                    f"{profile.name}'s {axis.upper()} range {low:g} to {high:g} mm"),
+                    {"axis": axis.upper(), "value": value, "low": low, "high": high,
+                     "machine": profile.name}))
     return found
 
 
@@ -49,7 +51,8 @@ def _envelope(analysis: Analysis, profile: MachineProfile) -> list[Finding]:
                           for a in "xyz")
         found.append(Finding(severity, "larger_than_envelope", bounds.x_min_line, (
             f"the {label} spans {spans} mm (X × Y × Z); {profile.name} has room for "
-            f"{room} mm wherever its work zero is set")))
+            f"{room} mm wherever its work zero is set"),
+            {"part": label, "spans": spans, "room": room, "machine": profile.name}))
     return found
 
 
@@ -60,14 +63,16 @@ def _commands(analysis: Analysis, profile: MachineProfile) -> list[Finding]:
         if name in profile.forbidden_commands:
             found.append(Finding("error", "forbidden_command", line, (
                 f"line {line}: {name} is not allowed on {profile.name}: it changes the "
-                "machine's stored settings or firmware; remove it from the file")))
+                "machine's stored settings or firmware; remove it from the file"),
+                {"command": name, "machine": profile.name}))
             continue
         if name in profile.accepted_commands:
             continue
         reason = family.refusal(name)
         if reason is not None:
             found.append(Finding("error", "unsupported_command", line, (
-                f"line {line}: {profile.name} cannot run {name} ({reason})")))
+                f"line {line}: {profile.name} cannot run {name} ({reason})"),
+                {"command": name, "machine": profile.name, "firmware": family.name}))
     return found
 
 
@@ -80,11 +85,13 @@ def _temperatures(analysis: Analysis, profile: MachineProfile, material: str | N
             and hot > profile.max_hotend_temp_c:
         found.append(Finding("error", "hotend_too_hot", hot_line, (
             f"line {hot_line}: the nozzle is set to {hot:g} °C; {profile.name} allows at most "
-            f"{profile.max_hotend_temp_c:g} °C")))
+            f"{profile.max_hotend_temp_c:g} °C"),
+            {"value": hot, "limit": profile.max_hotend_temp_c, "machine": profile.name}))
     if bed is not None and profile.max_bed_temp_c is not None and bed > profile.max_bed_temp_c:
         found.append(Finding("error", "bed_too_hot", bed_line, (
             f"line {bed_line}: the bed is set to {bed:g} °C; {profile.name} allows at most "
-            f"{profile.max_bed_temp_c:g} °C")))
+            f"{profile.max_bed_temp_c:g} °C"),
+            {"value": bed, "limit": profile.max_bed_temp_c, "machine": profile.name}))
     name = material or analysis.material_hint
     if name is None or profile.kind != "fdm":
         return found
@@ -92,20 +99,25 @@ def _temperatures(analysis: Analysis, profile: MachineProfile, material: str | N
     if accepted is None:
         names = ", ".join(m.name for m in profile.materials)
         found.append(Finding("error" if material else "warning", "material_not_accepted", None,
-                             f"{profile.name} does not take {name}; it takes {names}"))
+                             f"{profile.name} does not take {name}; it takes {names}",
+                             {"material": name, "accepted": names, "machine": profile.name}))
         return found
     if hot is not None and accepted.max_temp_c is not None and hot > accepted.max_temp_c:
         found.append(Finding("error", "too_hot_for_material", hot_line, (
             f"line {hot_line}: {hot:g} °C is above {accepted.max_temp_c:g} °C, the most "
-            f"{accepted.name} takes on {profile.name}")))
+            f"{accepted.name} takes on {profile.name}"),
+            {"value": hot, "limit": accepted.max_temp_c, "material": accepted.name,
+             "machine": profile.name}))
     if hot is not None and accepted.min_temp_c is not None and hot < accepted.min_temp_c:
         found.append(Finding("warning", "too_cold_for_material", hot_line, (
             f"line {hot_line}: {hot:g} °C is below {accepted.min_temp_c:g} °C, the least "
-            f"{accepted.name} needs; expect poor layers")))
+            f"{accepted.name} needs; expect poor layers"),
+            {"value": hot, "limit": accepted.min_temp_c, "material": accepted.name}))
     if bed is not None and accepted.max_bed_temp_c is not None and bed > accepted.max_bed_temp_c:
         found.append(Finding("error", "bed_too_hot_for_material", bed_line, (
             f"line {bed_line}: the bed at {bed:g} °C is above {accepted.max_bed_temp_c:g} °C, "
-            f"the most for {accepted.name}")))
+            f"the most for {accepted.name}"),
+            {"value": bed, "limit": accepted.max_bed_temp_c, "material": accepted.name}))
     return found
 
 
@@ -116,11 +128,13 @@ def _power(analysis: Analysis, profile: MachineProfile) -> list[Finding]:
     if profile.kind == "laser" and s > profile.laser_max_s:
         return [Finding("error", "laser_power_above_limit", line, (
             f"line {line}: laser power S{s:g} is above S{profile.laser_max_s:g}, the most "
-            f"{profile.name} allows"))]
+            f"{profile.name} allows"),
+            {"value": s, "limit": profile.laser_max_s, "machine": profile.name})]
     if profile.kind == "cnc" and s > profile.spindle_max_rpm:
         return [Finding("warning", "spindle_speed_above_limit", line, (
             f"line {line}: spindle speed S{s:g} is above {profile.spindle_max_rpm:g} rpm; "
-            f"{profile.name} will run at its top speed instead"))]
+            f"{profile.name} will run at its top speed instead"),
+            {"value": s, "limit": profile.spindle_max_rpm, "machine": profile.name})]
     return []
 
 
@@ -135,11 +149,12 @@ def validate(analysis: Analysis, profile: MachineProfile,
     if kind is None:
         found.append(Finding("warning", "kind_unknown", None, (
             "the file does not show which kind of machine it is for; check it is meant for "
-            f"{KIND_NAMES[profile.kind]}")))
+            f"{KIND_NAMES[profile.kind]}"), {"kind": profile.kind}))
     elif kind != profile.kind:
         found.append(Finding("error", "kind_mismatch", None, (
             f"this file is for {KIND_NAMES[kind]}, but {profile.name} is "
-            f"{KIND_NAMES[profile.kind]}")))
+            f"{KIND_NAMES[profile.kind]}"),
+            {"kind": kind, "machine_kind": profile.kind, "machine": profile.name}))
     found += _envelope(analysis, profile)
     found += _commands(analysis, profile)
     found += _temperatures(analysis, profile, material)

@@ -9,6 +9,7 @@ from fabhub.web import (
     auth_pages,
     board_pages,
     common,
+    core_messages,
     dashboard_pages,
     home_pages,
     i18n,
@@ -37,6 +38,7 @@ def register(app: Flask) -> None:
     i18n.init_app(app)
     common.init_app(app)
     app.jinja_env.globals["wait_reason"] = reasons.wait_reason
+    app.jinja_env.globals["finding_text"] = core_messages.finding_text
     for module in (auth_pages, home_pages, account_pages, member_pages, maker_pages, job_pages,
                    machine_pages, node_pages, reservation_pages, ledger_pages, dashboard_pages,
                    board_pages, quota_pages, tuning_pages):

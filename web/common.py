@@ -15,6 +15,7 @@ from fabhub.members import Member
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
 from fabhub.scheduling import after_change
+from fabhub.web.core_messages import problem_text
 
 
 def me() -> Member:
@@ -52,11 +53,12 @@ def refusals_on(form: FlaskForm, default_field: str) -> Iterator[list[str]]:
         target = getattr(form, name, None) if name else None
         if target is None:
             target = getattr(form, default_field, None)
+        message = problem_text(exc)
         if target is None:
-            general.append(exc.message)
+            general.append(message)
         else:
-            target.errors = [*target.errors, exc.message] if isinstance(
-                target.errors, list) else [exc.message]
+            target.errors = [*target.errors, message] if isinstance(
+                target.errors, list) else [message]
 
 
 def reschedule() -> None:

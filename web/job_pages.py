@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import (
@@ -9,7 +10,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     url_for,
@@ -26,6 +26,7 @@ from fabhub.nodes import commands
 from fabhub.nodes.runs import run_status
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
+from fabhub.web import live as live_updates
 from fabhub.web.common import duration, me, reschedule
 from fabhub.web.forms import EmptyForm
 
@@ -49,6 +50,9 @@ def _visible_job(job_id: int) -> job_store.Job:
 
 
 HEATERS = {"T": "hotend", "B": "bed", "C": "chamber"}
+# The parts of a live view that the page's script advances by itself between updates.
+CLOCKS = frozenset({"elapsed", "remaining", "elapsed_s", "remaining_s"})
+_snapshots = live_updates.Snapshots()
 
 
 def readable_telemetry(telemetry: Any) -> dict[str, str]:
@@ -99,6 +103,9 @@ def live_view(job: job_store.Job) -> dict[str, Any]:
         "machine": machine.name if machine else None,
         "machine_state": machine.state.value if machine else None,
         "telemetry": readable_telemetry(telemetry),
+        "elapsed_s": round(elapsed) if elapsed is not None else None,
+        "remaining_s": round(remaining) if remaining is not None else None,
+        "ticking": job.state.value == "running" and not job.ended_at,
         "cancellable": job.state.value in CANCELLABLE,
         "commands": [name for name, states in COMMANDS.items() if job.state.value in states],
         "done": job.state.value in ("completed", "failed", "cancelled", "interrupted",
@@ -117,13 +124,29 @@ def job(job_id: int) -> str:
         events=job_store.job_events(get_db(), job_id))
 
 
+def stable_part(view: dict[str, Any]) -> dict[str, Any]:
+    """A live view without its running clocks: what its ETag is made from."""
+    return {k: v for k, v in view.items() if k not in CLOCKS}
+
+
+def _live_snapshot(job: job_store.Job) -> live_updates.Snapshot:
+    view = live_view(job)
+    return live_updates.Snapshot(json.dumps(view), live_updates.version_tag(
+        stable_part(view), view["ticking"]))
+
+
 @bp.get("/jobs/<int:job_id>/live")
 @login_required
 def live(job_id: int) -> Response:
-    """The progress block's data as JSON, polled by the page's script."""
-    response = jsonify(live_view(_visible_job(job_id)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """The progress block's data as JSON, polled by the page's script (304 if unchanged).
+
+    The data holds nothing about the viewer, so everyone allowed to see the job
+    shares one snapshot.
+    """
+    found = _visible_job(job_id)
+    snapshot = _snapshots.get((current_app.config["DATABASE"], job_id),
+                              lambda: _live_snapshot(found))
+    return live_updates.conditional(snapshot, "application/json")
 
 
 @bp.post("/jobs/<int:job_id>/cancel")

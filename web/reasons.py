@@ -12,8 +12,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from fabhub.jobqueue.fit import job_blocking_findings
 from fabhub.jobqueue.jobs import Job
+from fabhub.request_db import get_db
 from fabhub.web.common import translated_states
+from fabhub.web.core_messages import finding_text
 
 
 def _states(details: dict[str, Any]) -> str:
@@ -32,14 +35,28 @@ MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
                                        cls=d.get("machine_class", "?")),
     "over_quota": lambda d: _("This job would take you over your weekly hours on %(cls)s "
                               "machines.", cls=d.get("machine_class", "?")),
+    "no_fitting_machine": lambda d: _("No %(cls)s machine can run this file.",
+                                      cls=d.get("machine_class", "?")),
     "reserved": lambda _d: _("The fitting idle machine(s) are reserved by another member."),
 }
+
+
+def _why_unfit(job_id: int) -> str:
+    """The first finding that keeps the job's file off its class's machines, with its line."""
+    findings = job_blocking_findings(get_db(), job_id)
+    if not findings:
+        return ""
+    first = findings[0]
+    where = " (" + _("line %(n)s", n=first.line) + ")" if first.line else ""
+    return " " + finding_text(first) + where
 
 
 def wait_reason(job: Job) -> str:
     """The sentence that says why ``job`` waits, with the jobs of higher priority ahead."""
     build = MESSAGES.get(job.wait_code or "")
     text = build(job.wait_details) if build else (job.wait_message or "")
+    if job.wait_code == "no_fitting_machine":
+        text += _why_unfit(job.id)
     if job.wait_ahead:
         text += " " + _("%(n)s job(s) of higher priority wait for the same machines.",
                         n=job.wait_ahead)

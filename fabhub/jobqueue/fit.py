@@ -43,8 +43,8 @@ class FitResult:
     def findings_json(self) -> list[dict[str, object]]:
         """The blocking findings of the first machine, for the API and the upload page."""
         first = next(iter(self.blocking.values()))
-        return [{"severity": f.severity, "code": f.code, "line": f.line, "message": f.message}
-                for f in first]
+        return [{"severity": f.severity, "code": f.code, "line": f.line, "message": f.message,
+                 "params": f.params} for f in first]
 
 
 def _sentence(finding: Finding) -> str:
@@ -91,3 +91,19 @@ def refresh_class(db: sqlite_utils.Database, machine_class: str) -> int:
                 "INSERT INTO job_unfit (job_id, machine_id, reason) VALUES (?, ?, ?)",
                 [(row["id"], machine_id, reason) for machine_id, reason in result.reasons.items()])
     return len(rows)
+
+
+def job_blocking_findings(db: sqlite_utils.Database, job_id: int) -> tuple[Finding, ...]:
+    """Why a job's file fits no machine of its class: the first unfit machine's findings.
+
+    Recomputed from the stored analysis (the stored reason is English text), for
+    pages that show the reason in the reader's language; empty if every machine fits.
+    """
+    row = db.execute(
+        "SELECT j.machine_class, j.material, f.analysis_json FROM jobs j JOIN files f "
+        "ON f.sha256 = j.file_sha256 WHERE j.id = ?", [job_id]).fetchone()
+    if row is None:
+        return ()
+    analysis = Analysis.from_dict(json.loads(row["analysis_json"]))
+    result = unfit_machines(db, analysis, row["machine_class"], row["material"])
+    return next(iter(result.blocking.values()), ())

@@ -62,7 +62,9 @@ def parse_profile(text: str) -> MachineProfile:
     try:
         return load_profile(text, source="profile")
     except ProfileError as exc:
-        raise Problem(422, "invalid_profile", str(exc), {"field": "profile"}) from exc
+        raise Problem(422, "invalid_profile", str(exc), {
+            "field": "profile", "reason": exc.code, "key": exc.key, "params": exc.params,
+        }) from exc
 
 
 def _check_class(db: sqlite_utils.Database, profile: MachineProfile) -> None:
@@ -71,7 +73,10 @@ def _check_class(db: sqlite_utils.Database, profile: MachineProfile) -> None:
         raise Problem(422, "invalid_profile",
                       f"Machine class {machine_class.name!r} holds {machine_class.kind} "
                       f"machines, but the profile describes a {profile.kind} machine.",
-                      {"field": "machine_class"})
+                      {"field": "machine_class", "reason": "class_kind_mismatch",
+                       "key": "machine_class", "params": {"machine_class": machine_class.name,
+                                                          "class_kind": machine_class.kind,
+                                                          "kind": profile.kind}})
 
 
 def add_machine(db: sqlite_utils.Database, name: str, profile: MachineProfile,

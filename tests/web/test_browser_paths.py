@@ -215,6 +215,10 @@ def test_status_board_updates_live(browser, make_lab) -> None:
         delay = time.monotonic() - sent
         assert delay < 2.0, f"the board showed {percent} % after {delay:.2f} s"
     shot(board, "status-board-live")
+    assert board.locator("#connection-lost").is_hidden()
+    lab.hub.stop()
+    board.locator("#connection-lost").wait_for(state="visible", timeout=15_000)
+    shot(board, "status-board-connection-lost")
 
 
 def test_french_interface(browser, make_lab) -> None:
@@ -225,6 +229,11 @@ def test_french_interface(browser, make_lab) -> None:
     assert "Ma file d’attente" in text and "Tableau d’état" in text, text[:400]
     assert page.locator("html").get_attribute("lang") == "fr"
     shot(page, "french-queue")
+    page.goto("/upload")
+    page.set_input_files("#file", str(SAMPLES / "marlin-arc-test.gcode"))
+    page.fill("#material", "PLA")
+    page.get_by_role("button", name="Analyser").click()
+    assert "hors de la plage" in page.locator(".finding-error").first.inner_text()
     page.select_option("#lang", "en")
     page.get_by_role("button", name="Changer").click()
     assert "My queue" in page.locator("body").inner_text()

@@ -1,16 +1,17 @@
-// The status board refreshes its machine tiles once a second from one shared JSON snapshot.
+// The status board refreshes its machine tiles from one shared snapshot (see poll.js), and
+// counts the running jobs' remaining time down between updates.
 (function () {
   "use strict";
   var board = document.getElementById("board");
   if (!board) { return; }
-  function tick() {
-    fetch(board.dataset.liveUrl, {headers: {"Accept": "text/html"}})
-      .then(function (r) { return r.ok ? r.text() : null; })
-      .then(function (html) {
-        if (html !== null) { board.innerHTML = html; }
-        setTimeout(tick, 1000);
-      })
-      .catch(function () { setTimeout(tick, 3000); });
-  }
-  setTimeout(tick, 1000);
+  window.fabhubPoll(board.dataset.liveUrl, "text/html", function (html) {
+    board.innerHTML = html;
+  });
+  setInterval(function () {
+    board.querySelectorAll(".eta[data-remaining-s]").forEach(function (eta) {
+      var left = Math.max(Number(eta.dataset.remainingS) - 1, 0);
+      eta.dataset.remainingS = left;
+      eta.textContent = window.fabhubDuration(left);
+    });
+  }, 1000);
 })();
