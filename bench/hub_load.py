@@ -3,9 +3,9 @@ stop reaches a long-polling node.
 
 Setup (in a temporary instance): ``--nodes`` machines (example profile fdm-marlin), each
 with an enrolled node; one uploaded job per machine, assigned by the hub's scheduler and
-claimed by its node. Then, against ``fabhub serve --threads N`` on loopback (granian, the
-instance's default settings), lightweight simulated nodes (asyncio, one keep-alive
-HTTP/1.1 connection each, not full agents) run:
+claimed by its node. Then, against ``fabhub serve`` on loopback (granian; its default two
+workers of 48 request threads, and the instance's default settings), lightweight
+simulated nodes (asyncio, one keep-alive HTTP/1.1 connection each, not full agents) run:
 
 1. steady: every node sends one progress batch a second and a heartbeat every 5 s;
 2. burst: every node sends ``--burst-rate`` progress batches a second (open loop: one
@@ -146,14 +146,14 @@ def setup_instance(folder: Path, nodes: int) -> dict[str, Any]:
         db.conn.close()
 
 
-def start_hub(folder: Path, port: int, threads: int) -> subprocess.Popen:
+def start_hub(folder: Path, port: int, threads: int, workers: int) -> subprocess.Popen:
     """``fabhub serve`` on loopback; wait for /healthz."""
     fabhub = shutil.which("fabhub", path=str(Path(sys.executable).parent)) or "fabhub"
     env = dict(os.environ)
     with open(folder / "hub.log", "ab") as log:
         proc = subprocess.Popen([fabhub, "--instance", str(folder), "serve", "--port",
-                                 str(port), "--threads", str(threads)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+                                 str(port), "--threads", str(threads), "--workers",
+                                 str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -338,8 +338,9 @@ def main() -> None:
     """Parse options, set up, run, print the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=72,
-                        help="request threads: the long polls hold one each")
+    parser.add_argument("--threads", type=int, default=48,
+                        help="request threads per worker: the long polls hold one each")
+    parser.add_argument("--workers", type=int, default=2, help="the hub's worker processes")
     parser.add_argument("--steady-s", type=float, default=15.0)
     parser.add_argument("--burst-s", type=float, default=10.0)
     parser.add_argument("--burst-rate", type=float, default=5.0,
@@ -361,10 +362,11 @@ def main() -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        hub = start_hub(folder, port, args.threads)
+        hub = start_hub(folder, port, args.threads, args.workers)
         try:
             upload_jobs(port, info["maker"], args.nodes)
-            print(f"hub: fabhub serve --threads {args.threads}; {args.nodes} nodes; "
+            print(f"hub: fabhub serve --threads {args.threads} --workers {args.workers}; "
+                  f"{args.nodes} nodes; "
                   f"{os.cpu_count()} cores", flush=True)
             figures = asyncio.run(run(args, port, info, hub.pid))
         except BaseException:

@@ -27,14 +27,17 @@ def init(ctx: Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=48, show_default=True, type=click.IntRange(1, 512),
-              help="Python threads that run requests (each node's command long poll "
-                   "holds one while it waits).")
+              help="Python threads that run requests, per worker (each node's command "
+                   "long poll holds one while it waits).")
 @click.option("--connection-limit", default=1000, show_default=True,
               type=click.IntRange(10, 100_000),
               help="Connections served at once (every node keeps one or two open).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; each has its own request threads (--threads each).")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, threads: int, connection_limit: int) -> None:
+def serve(ctx: Context, host: str, port: int, threads: int, connection_limit: int,
+          workers: int) -> None:
     """Run the hub with the production server (granian)."""
     from fabhub.cli.serving import serve_hub
 
-    serve_hub(ctx, host, port, threads, connection_limit)
+    serve_hub(ctx, host, port, threads, connection_limit, workers)

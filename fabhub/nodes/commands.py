@@ -1,13 +1,12 @@
 """Commands from the hub to a node: pause, resume, cancel, emergency stop.
 
 Commands are rows (so they survive a restart and reach a node that polls another
-process); a node's long poll wakes at once when this process issues one, and
-otherwise looks again every :data:`RECHECK_S`.
+process); a node's long poll wakes when any process issues one (see
+:mod:`fabhub.nodes.doorbell`), and otherwise looks again every :data:`RECHECK_S`.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +14,12 @@ from typing import Any
 import sqlite_utils
 
 from fabhub.clock import utc_now_iso
+from fabhub.nodes import doorbell
 from fabhub.problems import Problem
 
 TYPES = ("pause", "resume", "cancel", "emergency_stop")
 RECHECK_S = 0.5
 MAX_WAIT_S = 25.0
-_issued = threading.Condition()
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def live_node_of(db: sqlite_utils.Database, machine_id: int) -> int:
 
 def issue(db: sqlite_utils.Database, node_id: int, command_type: str, job_id: int | None,
           actor_member_id: int | None) -> Command:
-    """Queue a command for a node and wake any long poll waiting in this process."""
+    """Queue a command for a node and wake the long polls waiting in every hub process."""
     if command_type not in TYPES:
         raise Problem(422, "invalid_field", f"A command is one of {', '.join(TYPES)}.")
     with db.atomic():
@@ -64,8 +63,7 @@ def issue(db: sqlite_utils.Database, node_id: int, command_type: str, job_id: in
             "INSERT INTO node_commands (node_id, job_id, type, issued_at, issued_epoch, "
             "issued_by) VALUES (?, ?, ?, ?, ?, ?)",
             [node_id, job_id, command_type, utc_now_iso(), time.time(), actor_member_id])
-    with _issued:
-        _issued.notify_all()
+    doorbell.ring(db)
     return get(db, cursor.lastrowid)
 
 
@@ -95,13 +93,14 @@ def pending(db: sqlite_utils.Database, node_id: int) -> list[Command]:
 def wait_for(db: sqlite_utils.Database, node_id: int, wait_s: float) -> list[Command]:
     """Pending commands for a node, waiting up to ``wait_s`` seconds for one to be issued."""
     deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
+    bell = doorbell.bell_of(db) if wait_s > 0 else None
     while True:
+        seen = doorbell.watch(bell)
         found = pending(db, node_id)
         remaining = deadline - time.monotonic()
         if found or remaining <= 0:
             return found
-        with _issued:
-            _issued.wait(timeout=min(RECHECK_S, remaining))
+        doorbell.wait(seen, min(RECHECK_S, remaining))
 
 
 def acknowledge(db: sqlite_utils.Database, node_id: int, command_id: int, result: str,
