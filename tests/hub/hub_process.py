@@ -62,6 +62,20 @@ class HubProcess(ChildProcess):
         self.proc = None
         self.log = instance / "hub.log"
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time so far of the hub: its server process and workers."""
+        assert self.proc is not None
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended meanwhile
+            if int(fields[2]) == self.proc.pid:  # its process group: the hub leads one
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
     @property
     def url(self) -> str:
         """The hub's base URL."""
