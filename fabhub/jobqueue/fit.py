@@ -69,6 +69,19 @@ def _class_profiles(db: sqlite_utils.Database, machine_class: str) -> dict[int, 
     return {r["id"]: load_profile(r["profile_toml"], source=f"machine {r['name']}") for r in rows}
 
 
+def material_spelling(db: sqlite_utils.Database, machine_class: str, material: str) -> str:
+    """``material`` as the class's profiles spell it ("pla" -> "PLA"), else as typed.
+
+    The matcher compares a job's material with a machine's loaded material exactly,
+    so both are stored under the profile's spelling.
+    """
+    for profile in _class_profiles(db, machine_class).values():
+        known = profile.material(material)  # type: ignore[attr-defined]
+        if known is not None:
+            return known.name
+    return material.strip()
+
+
 def unfit_machines(db: sqlite_utils.Database, analysis: Analysis, machine_class: str,
                    material: str | None) -> FitResult:
     """Check an analysed file against every machine of ``machine_class``."""

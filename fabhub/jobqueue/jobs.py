@@ -19,7 +19,7 @@ import sqlite_utils
 from fabhub.clock import utc_now, utc_now_iso
 from fabhub.jobqueue import files
 from fabhub.jobqueue.classes import member_class_of, require_machine_class
-from fabhub.jobqueue.fit import unfit_machines
+from fabhub.jobqueue.fit import material_spelling, unfit_machines
 from fabhub.jobs.analysis import ANALYSIS_VERSION, Analysis, AnalysisError, analyze_file
 from fabhub.jobs.states import ACTIVE_STATES, JobState, check_transition
 from fabhub.members import Member
@@ -224,6 +224,8 @@ def submit_job(db: sqlite_utils.Database, files_dir: Path, member: Member, uploa
         if machine_class.kind == "fdm" and not material:
             raise Problem(422, "invalid_field", "Choose the material to print with.",
                           {"field": "material"})
+        if material:
+            material = material_spelling(db, machine_class.name, material)
         _check_limits(db, member, analysis)
         unfit = unfit_machines(db, analysis, machine_class.name, material)
         if unfit.all_unfit:

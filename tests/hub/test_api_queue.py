@@ -35,6 +35,12 @@ def test_submit_waits_for_certification_then_runs(gina: Api, ada: Api, printer: 
     assert [e["to_state"] for e in shown["events"]] == ["queued", "assigned"]
 
 
+def test_material_is_stored_as_the_profiles_spell_it(ada: Api, printer: int) -> None:
+    # The matcher compares a job's material with the loaded one exactly: "pla" is "PLA".
+    job = ada.submit(material=" pla ").get_json()
+    assert job["material"] == "PLA"
+
+
 def test_second_job_waits_behind_busy_machine_with_position(gina: Api, ada: Api,
                                                             printer: int) -> None:
     gina.post("/api/v1/certifications", {"username": "ada", "machine_class": "fdm-small"})
