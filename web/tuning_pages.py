@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from fabhub.api_jobs import priority_breakdowns
 from fabhub.auth import role_required
@@ -37,13 +37,29 @@ class MaterialForm(FlaskForm):
                                   render_kw={"list": "accepted-materials"})
 
 
+class BoostField(DecimalField):
+    """A decimal field whose refusal of text that is no number says what to type."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        """Read the number, or refuse it with the boost's own message."""
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(BOOST_RANGE) from None
+
+
+def _boost_in_range(_form: FlaskForm, field: BoostField) -> None:
+    """Refuse a number outside 0 to 1 (text that is no number was refused when read)."""
+    if field.data is not None and not 0 <= field.data <= 1:
+        raise ValidationError(BOOST_RANGE)
+
+
 class BoostForm(FlaskForm):
     """A gatekeeper's boost of a job's priority, from 0 to 1."""
 
-    boost = DecimalField(_l("Priority boost (0 to 1)"), places=None,
-                         validators=[InputRequired(message=BOOST_RANGE),
-                                     NumberRange(min=0, max=1, message=BOOST_RANGE)],
-                         render_kw={"inputmode": "decimal"})
+    boost = BoostField(_l("Priority boost (0 to 1)"), places=None,
+                       validators=[InputRequired(message=BOOST_RANGE), _boost_in_range],
+                       render_kw={"inputmode": "decimal"})
 
 
 @bp.route("/machines/<int:machine_id>/material", methods=["GET", "POST"])
