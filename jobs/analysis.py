@@ -86,7 +86,8 @@ def analyze_file(path: str | Path, profile: MachineProfile | None = None) -> Ana
         with open(path, "rb") as stream:
             return analyze_stream(stream, profile)
     except OSError as exc:
-        raise AnalysisError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise AnalysisError(f"cannot read {path}: {exc.strerror or exc}", "unreadable",
+                            {"reason": str(exc.strerror or exc)}) from exc
 
 
 def analyze_stream(binary_file: BinaryIO, profile: MachineProfile | None = None) -> Analysis:
@@ -109,12 +110,16 @@ def analyze_stream(binary_file: BinaryIO, profile: MachineProfile | None = None)
     scanner = Scanner(Planner(kinematics), family, rates)
     scanner.run(binary_file)
     if scanner.valid_lines == 0:
-        raise AnalysisError("no G-code commands found: this does not look like G-code")
+        raise AnalysisError("no G-code commands found: this does not look like G-code",
+                            "no_gcode")
     if scanner.invalid_lines > scanner.valid_lines:
         raise AnalysisError(
             f"{scanner.invalid_lines} of {scanner.invalid_lines + scanner.valid_lines} lines "
             f"are not G-code (the first at line {scanner.first_invalid}); "
-            "this does not look like G-code")
+            "this does not look like G-code", "mostly_not_gcode",
+            {"invalid": scanner.invalid_lines,
+             "lines": scanner.invalid_lines + scanner.valid_lines,
+             "first": scanner.first_invalid})
     analysis = summarise(scanner, tail, profile)
     if profile is None:
         return analysis

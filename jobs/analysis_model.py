@@ -26,8 +26,23 @@ FINDING_CODES = (
 )
 
 
+# Why a file is refused before any finding: each refusal's stable code (pages build
+# their own sentence from it; the message stays the English for the API and the CLI).
+ANALYSIS_ERROR_CODES = ("unreadable", "binary_gcode", "binary_file", "line_too_long",
+                        "no_gcode", "mostly_not_gcode")
+
+
 class AnalysisError(ValueError):
     """The input is not a G-code text file (binary, Prusa binary G-code, undecodable)."""
+
+    def __init__(self, message: str, code: str, params: dict[str, object] | None = None
+                 ) -> None:
+        if code not in ANALYSIS_ERROR_CODES:
+            raise ValueError(f"unknown analysis error code {code!r}; add it to "
+                             "ANALYSIS_ERROR_CODES")
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, object] = dict(params or {})
 
 
 @dataclass(frozen=True)

@@ -64,15 +64,18 @@ def read_blocks(stream: BinaryIO):
             if block.startswith(BGCODE_MAGIC):
                 raise AnalysisError(
                     "this is Prusa binary G-code (.bgcode); export plain G-code instead "
-                    "(PrusaSlicer: Printer Settings > General > Firmware > Binary G-code off)")
+                    "(PrusaSlicer: Printer Settings > General > Firmware > Binary G-code off)",
+                    "binary_gcode")
         if b"\x00" in block:
-            raise AnalysisError("this is a binary file (it contains NUL bytes), not G-code text")
+            raise AnalysisError("this is a binary file (it contains NUL bytes), not G-code text",
+                                "binary_file")
         if rest:
             block = rest + block
         cut = block.rfind(b"\n") + 1
         block, rest = block[:cut], block[cut:]
         if len(rest) > MAX_LINE_BYTES:
-            raise AnalysisError("a line is longer than 1 MiB; this is not a G-code file")
+            raise AnalysisError("a line is longer than 1 MiB; this is not a G-code file",
+                                "line_too_long")
         if block:
             yield block
     if rest:

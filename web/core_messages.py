@@ -100,6 +100,22 @@ PROFILE_ERRORS: dict[str, Callable[[Params], str]] = {
 }
 
 
+ANALYSIS_ERRORS: dict[str, Callable[[Params], str]] = {
+    "unreadable": lambda p: _("The file could not be read (%(reason)s); upload it again.", **p),
+    "binary_gcode": lambda _p: _(
+        "This is Prusa binary G-code (.bgcode); export plain G-code instead (PrusaSlicer: "
+        "Printer Settings > General > Firmware > Binary G-code off)."),
+    "binary_file": lambda _p: _("This is a binary file, not G-code text; upload the .gcode "
+                                "file your slicer or CAM program exported."),
+    "line_too_long": lambda _p: _("A line is longer than 1 MiB, so this is not a G-code "
+                                  "file; upload the .gcode file your slicer exported."),
+    "no_gcode": lambda _p: _("No G-code command was found: this does not look like G-code."),
+    "mostly_not_gcode": lambda p: _(
+        "%(invalid)s of %(lines)s lines are not G-code (the first at line %(first)s): this "
+        "does not look like G-code.", **p),
+}
+
+
 def _numbers(params: Params) -> dict[str, Any]:
     """Parameters with numbers written the reader's way (decimal comma in French)."""
     return {k: format_decimal(v, format="#,##0.###")
@@ -139,4 +155,7 @@ def problem_text(problem: Problem) -> str:
     if problem.code == "invalid_profile" and "reason" in details:
         return profile_error_text(details["reason"], details.get("key", ""),
                                   details.get("params") or {}, problem.message)
+    if problem.code == "not_gcode" and "reason" in details:
+        return _built(ANALYSIS_ERRORS, details["reason"], details.get("params") or {},
+                      problem.message)
     return problem.message

@@ -12,6 +12,7 @@ import sqlite_utils
 
 from fabhub.jobqueue.classes import require_machine_class
 from fabhub.jobqueue.fit import unfit_machines
+from fabhub.jobqueue.jobs import not_gcode
 from fabhub.jobqueue.machines import list_machines
 from fabhub.jobs.analysis import Analysis, AnalysisError, Finding, analyze_file, validate
 from fabhub.problems import Problem
@@ -81,7 +82,7 @@ def analyse(db: sqlite_utils.Database, folder: Path, token: str, machine_class: 
         analysis = analyze_file(path)
     except AnalysisError as exc:
         path.unlink(missing_ok=True)
-        raise Problem(422, "not_gcode", str(exc), {"field": "file"}) from exc
+        raise not_gcode(exc) from exc
     chosen = material or analysis.material_hint
     fit = unfit_machines(db, analysis, machine_class, chosen)
     findings: tuple[Finding, ...] = ()

@@ -178,11 +178,17 @@ def set_boost(db: sqlite_utils.Database, job_id: int, boost: float, actor: Membe
     return get_job(db, job_id)
 
 
+def not_gcode(exc: AnalysisError) -> Problem:
+    """The refusal of a file that is not G-code text, with the analyser's code for pages."""
+    return Problem(422, "not_gcode", str(exc), {"field": "file", "reason": exc.code,
+                                                "params": exc.params})
+
+
 def _analyse(upload: files.SpooledUpload) -> Analysis:
     try:
         return analyze_file(upload.path)
     except AnalysisError as exc:
-        raise Problem(422, "not_gcode", str(exc), {"field": "file"}) from exc
+        raise not_gcode(exc) from exc
 
 
 def _check_limits(db: sqlite_utils.Database, member: Member, analysis: Analysis) -> None:

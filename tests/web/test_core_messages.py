@@ -9,7 +9,7 @@ from flask import Flask
 from fabhub.db import opened
 from fabhub.jobqueue import fit, machines
 from fabhub.jobs.analysis import Finding
-from fabhub.jobs.analysis_model import FINDING_CODES
+from fabhub.jobs.analysis_model import ANALYSIS_ERROR_CODES, FINDING_CODES, AnalysisError
 from fabhub.jobs.machine_profile import (
     PROFILE_ERROR_CODES,
     ProfileError,
@@ -31,12 +31,14 @@ def test_every_code_the_core_can_emit_has_a_translation() -> None:
     assert sorted(set(FINDING_CODES) - set(core_messages.FINDINGS)) == []
     assert sorted(set(PROFILE_ERROR_CODES) - set(core_messages.PROFILE_ERRORS)) == []
     assert sorted(set(WAIT_CODES) - set(reasons.MESSAGES)) == []
+    assert sorted(set(ANALYSIS_ERROR_CODES) - set(core_messages.ANALYSIS_ERRORS)) == []
 
 
 def test_the_core_refuses_a_code_missing_from_its_registry() -> None:
     for make in (lambda: Finding("error", "made_up", None, "x"),
                  lambda: ProfileError("x", "made_up"),
-                 lambda: WaitReason("made_up", "x")):
+                 lambda: WaitReason("made_up", "x"),
+                 lambda: AnalysisError("x", "made_up")):
         try:
             make()
         except ValueError as exc:
@@ -108,3 +110,16 @@ def test_a_job_no_machine_fits_any_more_says_why_in_french(app: Flask, lab: Lab)
     text = reason.group(1)
     assert "Aucune machine fdm-small ne peut exécuter ce fichier." in text, text
     assert "hors de la plage X" in text and "(ligne " in text, text
+
+
+def test_french_upload_of_a_binary_file_is_refused_in_french(app: Flask, lab: Lab) -> None:
+    client = client_as(app, "ada")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with opened(app.config["DATABASE"]) as db:
+        before = db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    page, status, _token = upload(client, b"\x00\x01binary\x00" * 100)
+    assert status == 422
+    text = errors_of(page, "file")
+    assert "Ceci est un fichier binaire" in text and "binary" not in text, text
+    with opened(app.config["DATABASE"]) as db:
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == before
