@@ -29,12 +29,8 @@ class Database(sqlite_utils.Database):
     @contextmanager
     def atomic(self) -> Iterator[Database]:  # type: ignore[override]
         """A write transaction (BEGIN IMMEDIATE), or a savepoint inside one."""
-        if self.conn.in_transaction:
-            with super().atomic():
-                yield self
-        else:
-            with write_lock(self):
-                yield self
+        with write_transaction(self):
+            yield self
 
 
 def connect(path: str | Path, busy_timeout_ms: int = 5000, *,
@@ -102,6 +98,17 @@ def writer_turn(db: sqlite_utils.Database) -> Iterator[None]:
         yield
     finally:
         _WRITERS.release()
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """A :func:`write_lock` transaction, or a savepoint inside the caller's transaction."""
+    if db.conn.in_transaction:
+        with sqlite_utils.Database.atomic(db):
+            yield
+    else:
+        with write_lock(db):
+            yield
 
 
 @contextmanager

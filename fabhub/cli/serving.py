@@ -46,8 +46,8 @@ def worker_app() -> Flask:
     return create_app()
 
 
-def serve_hub(ctx: Context, host: str, port: int, threads: int = 48,
-              connection_limit: int = 1000, workers: int = 2) -> None:
+def serve_hub(ctx: Context, host: str, port: int, threads: int, connection_limit: int,
+              workers: int) -> None:
     """Check the instance, then serve the hub with granian until interrupted."""
     from granian import Granian
     from granian.constants import Interfaces

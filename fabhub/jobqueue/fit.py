@@ -63,19 +63,20 @@ def check_against(analysis: Analysis, profiles: dict[int, object],
     return FitResult(tuple(profiles), blocking)
 
 
-def _class_profiles(db: sqlite_utils.Database, machine_class: str) -> dict[int, object]:
+def class_profiles(db: sqlite_utils.Database, machine_class: str) -> dict[int, object]:
+    """Machine id -> parsed profile, for every machine of ``machine_class``."""
     rows = db.execute("SELECT id, name, profile_toml FROM machines WHERE machine_class = ? "
                       "ORDER BY id", [machine_class]).fetchall()
     return {r["id"]: load_profile(r["profile_toml"], source=f"machine {r['name']}") for r in rows}
 
 
-def material_spelling(db: sqlite_utils.Database, machine_class: str, material: str) -> str:
-    """``material`` as the class's profiles spell it ("pla" -> "PLA"), else as typed.
+def material_spelling(profiles: dict[int, object], material: str) -> str:
+    """``material`` as the profiles spell it ("pla" -> "PLA"), else as typed.
 
     The matcher compares a job's material with a machine's loaded material exactly,
     so both are stored under the profile's spelling.
     """
-    for profile in _class_profiles(db, machine_class).values():
+    for profile in profiles.values():
         known = profile.material(material)  # type: ignore[attr-defined]
         if known is not None:
             return known.name
@@ -85,12 +86,12 @@ def material_spelling(db: sqlite_utils.Database, machine_class: str, material: s
 def unfit_machines(db: sqlite_utils.Database, analysis: Analysis, machine_class: str,
                    material: str | None) -> FitResult:
     """Check an analysed file against every machine of ``machine_class``."""
-    return check_against(analysis, _class_profiles(db, machine_class), material)
+    return check_against(analysis, class_profiles(db, machine_class), material)
 
 
 def refresh_class(db: sqlite_utils.Database, machine_class: str) -> int:
     """Recompute the stored fit of every queued job of a class; return how many jobs."""
-    profiles = _class_profiles(db, machine_class)
+    profiles = class_profiles(db, machine_class)
     rows = db.execute(
         "SELECT j.id, j.material, f.analysis_json FROM jobs j JOIN files f "
         "ON f.sha256 = j.file_sha256 WHERE j.state = 'queued' AND j.machine_class = ?",

@@ -19,7 +19,7 @@ import sqlite_utils
 from fabhub.clock import utc_now, utc_now_iso
 from fabhub.jobqueue import files
 from fabhub.jobqueue.classes import member_class_of, require_machine_class
-from fabhub.jobqueue.fit import material_spelling, unfit_machines
+from fabhub.jobqueue.fit import check_against, class_profiles, material_spelling
 from fabhub.jobs.analysis import ANALYSIS_VERSION, Analysis, AnalysisError, analyze_file
 from fabhub.jobs.states import ACTIVE_STATES, JobState, check_transition
 from fabhub.members import Member
@@ -230,10 +230,11 @@ def submit_job(db: sqlite_utils.Database, files_dir: Path, member: Member, uploa
         if machine_class.kind == "fdm" and not material:
             raise Problem(422, "invalid_field", "Choose the material to print with.",
                           {"field": "material"})
+        profiles = class_profiles(db, machine_class.name)
         if material:
-            material = material_spelling(db, machine_class.name, material)
+            material = material_spelling(profiles, material)
         _check_limits(db, member, analysis)
-        unfit = unfit_machines(db, analysis, machine_class.name, material)
+        unfit = check_against(analysis, profiles, material)
         if unfit.all_unfit:
             raise Problem(422, "does_not_fit", unfit.summary(),
                           {"findings": unfit.findings_json()})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from fabhub.clock import utc_now_iso
+from fabhub.db import write_transaction
 from fabhub.ledger import store
 from fabhub.ledger.merkle import ProofError
 from fabhub.ledger.note import (
@@ -88,7 +89,7 @@ def make_checkpoint(db: sqlite_utils.Database, signer: Signer,
     that one. Raises :class:`CheckpointError` if the new head would not be
     consistent with the previous checkpoint.
     """
-    with store.write_transaction(db):
+    with write_transaction(db):
         size = store.tree_size(db)
         previous = latest(db)
         if previous is not None and previous.size == size and not force:

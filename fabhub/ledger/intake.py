@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from fabhub.clock import utc_now_iso
+from fabhub.db import write_transaction
 from fabhub.jobs.receipts import ReceiptError, SignedReceipt, verify_receipt
 from fabhub.ledger import store
 from fabhub.ledger.entries import ConsumeEvent, UseEvent
@@ -66,7 +67,7 @@ def record_receipt(db: sqlite_utils.Database, signed: SignedReceipt, node_public
     _check_agrees(signed, expected)
     receipt = signed.receipt
     digest = receipt.digest()
-    with store.write_transaction(db):
+    with write_transaction(db):
         row = db.execute("SELECT receipt_sha256, entry_idx FROM ledger_receipts "
                          "WHERE job_id = ?", [receipt.job_id]).fetchone()
         if row is not None and row[0] == digest:

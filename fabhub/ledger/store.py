@@ -7,15 +7,14 @@ nodes. A root or a proof is a fold of O(log n) perfect nodes fetched in one quer
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from fabhub.clock import utc_now
-from fabhub.db import write_lock
+from fabhub.db import write_transaction
 from fabhub.jobs.canonical import canonical_bytes, parse_canonical
 from fabhub.jobs.receipts import utc_timestamp
 from fabhub.ledger.entries import (
@@ -68,17 +67,6 @@ def stored_bytes(value: object) -> bytes:
 def node_key(level: int, index: int) -> int:
     """The ``ledger_nodes`` key of perfect node ``(level, index)``."""
     return (level << NODE_KEY_SHIFT) | index
-
-
-@contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """An IMMEDIATE transaction (or a savepoint inside the caller's), so appends never race."""
-    if db.conn.in_transaction:
-        with sqlite_utils.Database.atomic(db):
-            yield
-        return
-    with write_lock(db):
-        yield
 
 
 def tree_size(db: sqlite_utils.Database) -> int:
