@@ -135,7 +135,7 @@ def setup_instance(folder: Path, nodes: int) -> dict[str, Any]:
         found = []
         for i in range(nodes):
             machine = machines.add_machine(db, f"printer-{i}", profile, None)
-            machines.change_state(db, machine.id, machines.MachineState.IDLE, "bench", None)
+            machines.set_manual_state(db, machine.id, "idle", "bench", None)
             _, code = registry.register(db, machine.id, f"node {i}", None)
             key = base64.b64encode(random.randbytes(32)).decode()
             _, token = registry.enroll(db, code, key, f"pi-{i}", "bench")
@@ -202,7 +202,9 @@ class SimNode:
         """Send the next numbered batch; return its latency in seconds (negative: refused)."""
         self.lines += 10
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        event = {"type": kind, "at": at, "lines_acked": self.lines, "lines_total": 10**6}
+        event: dict = {"type": kind, "at": at}
+        if kind == "progress":
+            event.update(lines_acked=self.lines, lines_total=10**6)
         started = time.perf_counter()
         status, body = await self.conn.request("POST", f"/node/v1/jobs/{self.job_id}/events",
                                                {"batch": self.batch + 1, "events": [event]})

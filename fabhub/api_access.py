@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from fabhub.api_common import json_body, require_string
 from fabhub.auth import current_member, login_required, role_required
@@ -14,7 +14,7 @@ from fabhub.errors import ApiError
 from fabhub.jobqueue import access, classes
 from fabhub.members import Member, MemberError, require_member
 from fabhub.request_db import get_db
-from fabhub.scheduling import after_change
+from fabhub.scheduling import request_pass
 
 bp = Blueprint("api_access", __name__, url_prefix="/api/v1")
 
@@ -67,7 +67,7 @@ def certify() -> tuple[Response, int]:
     db = get_db()
     cert = access.certify(db, member.id, require_string(data, "machine_class", 40), _me().id,
                           _time(data, "expires_at", required=False))
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(vars(cert)), 201
 
 
@@ -77,7 +77,7 @@ def revoke(cert_id: int) -> Response:
     """Revoke a certification."""
     db = get_db()
     cert = access.revoke_certification(db, cert_id)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(vars(cert))
 
 
@@ -110,7 +110,7 @@ def reserve() -> tuple[Response, int]:
     start, end = _time(data, "starts_at"), _time(data, "ends_at")
     assert start is not None and end is not None
     booking = access.reserve(db, machine_id, member.id, start, end, me.id, utc_now())
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(vars(booking)), 201
 
 
@@ -124,7 +124,7 @@ def cancel_reservation(booking_id: int) -> Response:
     if booking.member_id != me.id and not me.has_role("gatekeeper"):
         raise ApiError(403, "forbidden", "You can cancel only your own reservations.")
     booking = access.cancel_booking(db, booking_id)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(vars(booking))
 
 

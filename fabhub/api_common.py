@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import request
@@ -23,6 +24,13 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "The request body must be a JSON object.",
                        {"got": type(data).__name__})
+    try:
+        request.get_data().decode("utf-8")
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise ApiError(400, "malformed_json", "The request body holds text that is not "
+                       "valid Unicode (a lone surrogate escape such as \\ud800); send UTF-8 "
+                       "text.") from None
     return data
 
 

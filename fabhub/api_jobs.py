@@ -15,7 +15,7 @@ from fabhub.jobqueue import jobs as job_store
 from fabhub.jobqueue.scheduler import priority_of
 from fabhub.members import Member
 from fabhub.request_db import get_db
-from fabhub.scheduling import after_change, settings_from_config, usage_source
+from fabhub.scheduling import request_pass, settings_from_config, usage_source
 
 bp = Blueprint("api_jobs", __name__, url_prefix="/api/v1")
 
@@ -109,7 +109,7 @@ def submit() -> tuple[Response, int]:
         db, Path(current_app.config["FILES_DIR"]), _me(), upload.stream, submission,
         current_app.config["MAX_CONTENT_LENGTH"])
     if created:
-        after_change(db, current_app.config)
+        request_pass(db)
     job = job_store.get_job(db, job.id)
     body = job_json(job, _me(), priority_breakdowns([job]).get(job.id))
     return jsonify(body), 201 if created else 200
@@ -151,7 +151,7 @@ def cancel(job_id: int) -> Response:
     if request.is_json:
         reason = str(json_body().get("reason", ""))[:200]
     job = job_store.cancel_job(db, job_id, _me(), reason)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(job_json(job, _me()))
 
 
@@ -165,5 +165,5 @@ def boost(job_id: int) -> Response:
                        {"field": "boost"})
     db = get_db()
     job = job_store.set_boost(db, job_id, float(value), _me())
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(job_json(job, _me(), priority_breakdowns([job]).get(job.id)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from fabhub.api_common import json_body, require_string
 from fabhub.auth import current_member, login_required, role_required
@@ -13,7 +13,7 @@ from fabhub.jobqueue import classes, fit, machines
 from fabhub.jobqueue.jobs import active_job_on
 from fabhub.members import Member
 from fabhub.request_db import get_db
-from fabhub.scheduling import after_change
+from fabhub.scheduling import request_pass
 
 bp = Blueprint("api_machines", __name__, url_prefix="/api/v1")
 
@@ -63,7 +63,7 @@ def create() -> tuple[Response, int]:
     db = get_db()
     machine = machines.add_machine(db, require_string(data, "name", 60), profile, _me().id)
     fit.refresh_class(db, machine.machine_class)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(machine_json(machine, with_profile=True)), 201
 
 
@@ -75,7 +75,7 @@ def edit_profile(machine_id: int) -> Response:
     db = get_db()
     machine = machines.update_profile(db, machine_id, profile, _me().id)
     fit.refresh_class(db, machine.machine_class)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(machine_json(machine, with_profile=True))
 
 
@@ -99,7 +99,7 @@ def set_state(machine_id: int) -> Response:
     db = get_db()
     machine = machines.set_manual_state(db, machine_id, require_string(data, "state", 30),
                                         reason[:200], _me().id)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(machine_json(machine))
 
 
@@ -109,7 +109,7 @@ def cleared(machine_id: int) -> Response:
     """Confirm that the bed is clear, so the machine may take its next job."""
     db = get_db()
     machine = machines.confirm_cleared(db, machine_id, _me().id)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(machine_json(machine))
 
 
@@ -123,7 +123,7 @@ def loaded_material(machine_id: int) -> Response:
                        {"field": "material"})
     db = get_db()
     machine = machines.set_loaded_material(db, machine_id, material)
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify(machine_json(machine))
 
 

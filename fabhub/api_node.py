@@ -14,7 +14,7 @@ from fabhub.jobqueue.files import stored_path
 from fabhub.jobs.machine_profile import load_profile
 from fabhub.nodes import commands, registry, runs
 from fabhub.request_db import get_db
-from fabhub.scheduling import after_change
+from fabhub.scheduling import request_pass
 
 bp = Blueprint("api_node", __name__, url_prefix="/node/v1")
 HEARTBEAT_INTERVAL_S = 5
@@ -80,7 +80,7 @@ def heartbeat() -> Response:
     db = get_db()
     if registry.heartbeat(db, _node(), data.get("machine_state"), data.get("telemetry", {}),
                           detail if isinstance(detail, str) else ""):
-        after_change(db, current_app.config)
+        request_pass(db)
     return jsonify({"server_time": utc_now_iso(), "commands": _pending()})
 
 
@@ -125,7 +125,7 @@ def end(job_id: int) -> Response:
     """How the job ended, with the node's signed usage receipt."""
     db = get_db()
     job, index = runs.end_job(db, _node(), job_id, json_body())
-    after_change(db, current_app.config)
+    request_pass(db)
     return jsonify({"job": {"id": job.id, "state": job.state.value}, "ledger_entry": index})
 
 

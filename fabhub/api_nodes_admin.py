@@ -14,7 +14,7 @@ from fabhub.jobs.states import JobState
 from fabhub.members import Member
 from fabhub.nodes import commands, registry, runs
 from fabhub.request_db import get_db
-from fabhub.scheduling import after_change
+from fabhub.scheduling import request_pass
 
 bp = Blueprint("api_nodes_admin", __name__, url_prefix="/api/v1")
 
@@ -102,7 +102,7 @@ def stop(job_id: int) -> Response:
     claimed = db.execute("SELECT 1 FROM job_runs WHERE job_id = ?", [job_id]).fetchone()
     if job.state is JobState.ASSIGNED and not claimed:
         cancelled = job_store.cancel_job(db, job_id, _me())
-        after_change(db, current_app.config)
+        request_pass(db)
         return jsonify({"job_id": cancelled.id, "state": cancelled.state.value})
     return _command_running_job(job_id, "cancel")
 

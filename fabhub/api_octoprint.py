@@ -24,7 +24,7 @@ from fabhub.jobqueue import jobs as job_store
 from fabhub.members import Member
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
-from fabhub.scheduling import after_change
+from fabhub.scheduling import request_pass
 
 bp = Blueprint("api_octoprint", __name__, url_prefix="/api")
 
@@ -139,7 +139,7 @@ def upload() -> tuple[Response, int]:
                                         upload.stream, submission,
                                         current_app.config["MAX_CONTENT_LENGTH"])
     if created:
-        after_change(db, current_app.config)
+        request_pass(db)
     job = job_store.get_job(db, job.id)
     resource = url_for("api_jobs.show", job_id=job.id, _external=True)
     body = {"files": {"local": {"name": filename, "path": filename, "origin": "local",

@@ -3,7 +3,10 @@
 The web server may run several processes; a non-blocking exclusive lock on
 ``periodic.lock`` in the instance folder lets exactly one of them run the periodic
 jobs. Jobs are registered by name with an interval; each opens its own database
-connection. :func:`build` registers the standard jobs (ledger checkpoint, scheduling pass).
+connection. :func:`build` registers the standard jobs (ledger checkpoint, lease and
+silent-node reapers) and the scheduler loop (:class:`fabhub.dispatcher.Dispatcher`), a
+thread of its own that runs scheduling passes when changes ask for them and every
+``SCHEDULER_INTERVAL_S``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from fabhub.config import ConfigError
 from fabhub.db import opened
+from fabhub.dispatcher import Dispatcher
 from fabhub.ledger.checkpoints import make_checkpoint
 from fabhub.ledger.keys import load_signer
 from fabhub.nodes.runs import reap_expired
-from fabhub.scheduling import run_now
+from fabhub.nodes.silence import reap_silent
+from fabhub.scheduling import request_pass
 
 LOCK_FILE = "periodic.lock"
 LEASE_CHECK_S = 2.0
@@ -37,6 +42,7 @@ class Periodic:
         self.instance = instance
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._lock_fd: int | None = None
+        self._loops: dict[str, Dispatcher] = {}
 
     def register(self, name: str, func: Callable[[], None], interval_s: float) -> None:
         """Run ``func`` every ``interval_s`` seconds (never two runs of it at once)."""
@@ -45,9 +51,13 @@ class Periodic:
         self._scheduler.add_job(_logged(name, func), "interval", seconds=interval_s, id=name,
                                 max_instances=1, coalesce=True, replace_existing=True)
 
+    def register_loop(self, name: str, loop: Dispatcher) -> None:
+        """Run ``loop`` (its own thread) while this process runs the jobs."""
+        self._loops[name] = loop
+
     def job_names(self) -> list[str]:
-        """Names of the registered jobs."""
-        return sorted(job.id for job in self._scheduler.get_jobs())
+        """Names of the registered jobs and loops."""
+        return sorted([job.id for job in self._scheduler.get_jobs()] + list(self._loops))
 
     @property
     def running(self) -> bool:
@@ -66,10 +76,14 @@ class Periodic:
             return False
         self._lock_fd = fd
         self._scheduler.start()
+        for loop in self._loops.values():
+            loop.start()
         return True
 
     def shutdown(self) -> None:
-        """Stop the jobs (waiting for a running one) and release the lock."""
+        """Stop the jobs and loops (waiting for a running one) and release the lock."""
+        for loop in self._loops.values():
+            loop.stop()
         if self.running:
             self._scheduler.shutdown(wait=True)
         if self._lock_fd is not None:
@@ -99,17 +113,6 @@ def checkpoint_job(instance: Path, settings: Mapping[str, Any]) -> Callable[[], 
     return run
 
 
-def scheduling_job(settings: Mapping[str, Any]) -> Callable[[], None]:
-    """The job that runs a scheduling pass (reservations start, jobs age, machines free)."""
-    def run() -> None:
-        """Run one scheduling pass."""
-        with opened(settings["DATABASE"], settings["SQLITE_BUSY_TIMEOUT_MS"]) as db:
-            summary = run_now(db, settings)
-        if summary.assigned:
-            log.info("scheduling pass assigned %s", summary.assigned)
-    return run
-
-
 def lease_job(settings: Mapping[str, Any]) -> Callable[[], None]:
     """The job that interrupts jobs whose node went silent (time the hub was down excepted)."""
     not_before = time.time() + settings["NODE_LEASE_TTL_S"]
@@ -120,12 +123,30 @@ def lease_job(settings: Mapping[str, Any]) -> Callable[[], None]:
             reaped = reap_expired(db, time.time(), not_before)
             if reaped:
                 log.warning("interrupted jobs %s: their nodes stopped reporting", reaped)
-                run_now(db, settings)
+                request_pass(db)
     return run
 
 
-def build(instance: Path, settings: Mapping[str, Any]) -> Periodic:
-    """A :class:`Periodic` with the hub's standard jobs registered (not yet started)."""
+def silence_job(settings: Mapping[str, Any]) -> Callable[[], None]:
+    """The job that takes machines offline whose nodes went silent, and frees their jobs."""
+    not_before = time.time() + settings["NODE_SILENT_S"]
+
+    def run() -> None:
+        """Take silent nodes' machines offline, then let the scheduler reassign their jobs."""
+        with opened(settings["DATABASE"], settings["SQLITE_BUSY_TIMEOUT_MS"]) as db:
+            taken = reap_silent(db, time.time(), settings["NODE_SILENT_S"], not_before)
+            if taken:
+                log.warning("machines %s offline: their nodes went silent", taken)
+                request_pass(db)
+    return run
+
+
+def build(instance: Path, settings: Mapping[str, Any],
+          dispatcher: Dispatcher | None = None) -> Periodic:
+    """A :class:`Periodic` with the hub's standard jobs registered (not yet started).
+
+    ``dispatcher`` is the scheduler loop to run (the app's own; a new one if None).
+    """
     interval = settings["LEDGER_CHECKPOINT_INTERVAL_S"]
     if interval <= 0:
         raise ConfigError(f"LEDGER_CHECKPOINT_INTERVAL_S must be a positive number of "
@@ -135,17 +156,20 @@ def build(instance: Path, settings: Mapping[str, Any]) -> Periodic:
     if settings["SCHEDULER_INTERVAL_S"] <= 0:
         raise ConfigError("SCHEDULER_INTERVAL_S must be a positive number of seconds, got "
                           f"{settings['SCHEDULER_INTERVAL_S']}")
-    periodic.register("scheduling-pass", scheduling_job(settings),
-                      settings["SCHEDULER_INTERVAL_S"])
+    periodic.register_loop("scheduling-pass", dispatcher or Dispatcher(settings))
     periodic.register("lease-reaper", lease_job(settings), LEASE_CHECK_S)
+    periodic.register("silent-node-reaper", silence_job(settings), LEASE_CHECK_S)
     return periodic
 
 
 def init_app(app: Any) -> Periodic | None:
-    """Start the periodic jobs for a Flask app when ``PERIODIC`` is on and not TESTING."""
+    """Give the app its scheduler loop; start the periodic jobs when ``PERIODIC`` is on
+    and not TESTING (a test runs the loop's steps itself: ``Dispatcher.run_pending``)."""
+    dispatcher = Dispatcher(app.config)
+    app.extensions["fabhub.dispatcher"] = dispatcher
     if not app.config["PERIODIC"] or app.config.get("TESTING"):
         return None
-    periodic = build(Path(app.instance_path), app.config)
+    periodic = build(Path(app.instance_path), app.config, dispatcher)
     if not periodic.start():
         app.logger.info("another process runs the periodic jobs")
         return None

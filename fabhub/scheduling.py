@@ -1,17 +1,38 @@
-"""Glue between requests and the scheduling pass: settings from config, usage from the ledger."""
+"""Glue between the hub and the scheduling pass: the signal, settings, usage from the ledger.
+
+Request handlers and node reports never run a pass: they call :func:`request_pass`,
+which rings the schedule bell (a file beside the database, :class:`fabhub.bells.Bell`)
+and returns. The scheduler loop (:class:`fabhub.dispatcher.Dispatcher`, in the
+process that holds the periodic lock) hears the rings of every worker, coalesces
+them and makes the assignments at once (:func:`assign_now`, which reads only the
+classes with an idle machine); when the rings pause, a second thread rewrites why
+every other job waits (:func:`explain_now`). :func:`run_now` does both in turn.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlite_utils
 
+from fabhub.bells import Bell
 from fabhub.clock import utc_now
-from fabhub.jobqueue.scheduler import PassSummary, SchedulerSettings, UsageSource, run_pass
+from fabhub.jobqueue.scheduler import (
+    PassSummary,
+    SchedulerSettings,
+    UsageSource,
+    assign_pass,
+    explain_pass,
+    run_pass,
+)
 from fabhub.jobs.priority import PriorityWeights
 from fabhub.ledger import reports, store
+
+SCHEDULE = Bell("-schedule", watch_s=0.02)  # one reader (the loop): a cheap, quick ear
+log = logging.getLogger("fabhub.scheduling")
 
 
 class LedgerUsage:
@@ -63,12 +84,27 @@ def usage_source() -> UsageSource:
 
 
 def run_now(db: sqlite_utils.Database, config: Mapping[str, Any]) -> PassSummary:
-    """Run one scheduling pass now."""
+    """Run one full scheduling pass now (assignments and every waiting job's reason)."""
     return run_pass(db, utc_now(), settings_from_config(config), usage_source())
 
 
-def after_change(db: sqlite_utils.Database, config: Mapping[str, Any]) -> PassSummary | None:
-    """Run a pass after an event that may change the queue, unless configured not to."""
-    if config["SCHEDULE_ON_EVENTS"]:
-        return run_now(db, config)
-    return None
+def assign_now(db: sqlite_utils.Database, config: Mapping[str, Any]) -> PassSummary:
+    """Make a full pass's assignments now, leaving the reasons to :func:`explain_now`."""
+    return assign_pass(db, utc_now(), settings_from_config(config), usage_source())
+
+
+def explain_now(db: sqlite_utils.Database, config: Mapping[str, Any]) -> PassSummary:
+    """Rewrite why every waiting job waits, now (assigning nothing)."""
+    return explain_pass(db, utc_now(), settings_from_config(config), usage_source())
+
+
+def request_pass(db: sqlite_utils.Database) -> None:
+    """Ask the scheduler for a pass soon: something changed that may start or stop a job.
+
+    Cheap (one small file write) and never raises into the caller: a failure is
+    logged, and the scheduler's periodic tick still runs the pass.
+    """
+    try:
+        SCHEDULE.ring(db)
+    except Exception:
+        log.exception("could not signal the scheduler; its next periodic pass will run instead")

@@ -29,6 +29,7 @@ from fabhub.node.receipt import Measured, end_report
 log = logging.getLogger("fabhub.node.job")
 BATCH_INTERVAL_S = 1.0
 STOP_WAIT_S = 30.0
+MAX_TEXT = 1000  # the hub refuses longer free text in events (docs/node-protocol.md)
 DRIVER_OUTCOMES = {ev.COMPLETED: "completed", ev.CANCELLED: "cancelled", ev.FAILED: "failed",
                    ev.EMERGENCY_STOPPED: "cancelled"}
 
@@ -193,7 +194,8 @@ class JobRun:
             now = time.monotonic()
             if event.new in (ev.PAUSED, ev.HELD) and self._paused_since is None:
                 self._paused_since, self.state = now, "paused"
-                self._add({"type": "paused", "at": now_iso(), "reason": event.reason})
+                self._add({"type": "paused", "at": now_iso(),
+                           "reason": event.reason[:MAX_TEXT]})
             elif event.new == ev.STREAMING and self._paused_since is not None:
                 self._paused_s += now - self._paused_since
                 self._paused_since, self.state = None, "running"
@@ -201,7 +203,8 @@ class JobRun:
         elif isinstance(event, ev.Telemetry):
             self._add(telemetry_event(event), coalesce=True)
         elif isinstance(event, ev.FirmwareError):
-            self._add({"type": "firmware_error", "at": now_iso(), "message": event.message,
+            self._add({"type": "firmware_error", "at": now_iso(),
+                       "message": event.message[:MAX_TEXT],
                        "recoverable": not event.fatal, "line": event.line})
         elif isinstance(event, ev.DriverWarning):
             self._add({"type": "log", "at": now_iso(), "message": event.message[:300]},

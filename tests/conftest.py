@@ -41,10 +41,22 @@ def populated_instance(path: Path) -> Path:
     return path
 
 
+class SchedulingClient(FlaskClient):
+    """A test client that, once each request is answered, runs the scheduling pass it asked
+    for: the step the hub's scheduler loop runs in its own thread (``run_pending``)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Send the request, then run the pending pass, as the loop would soon after."""
+        response = super().open(*args, **kwargs)
+        self.application.extensions["fabhub.dispatcher"].run_pending()
+        return response
+
+
 @pytest.fixture
 def app(instance: Path) -> Iterator[Flask]:
-    """The hub on the test instance."""
+    """The hub on the test instance; its clients run pending scheduling passes."""
     application = create_app({"TESTING": True}, instance=instance)
+    application.test_client_class = SchedulingClient
     yield application
 
 

@@ -6,15 +6,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from fabhub.auth import current_member
 from fabhub.members import Member
 from fabhub.problems import Problem
-from fabhub.request_db import get_db
-from fabhub.scheduling import after_change
 from fabhub.web.core_messages import problem_text
 
 
@@ -59,11 +57,6 @@ def refusals_on(form: FlaskForm, default_field: str) -> Iterator[list[str]]:
         else:
             target.errors = [*target.errors, message] if isinstance(
                 target.errors, list) else [message]
-
-
-def reschedule() -> None:
-    """Run a scheduling pass after a page changed the queue or the machines."""
-    after_change(get_db(), current_app.config)
 
 
 def translated_states() -> dict[str, str]:

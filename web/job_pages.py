@@ -26,8 +26,9 @@ from fabhub.nodes import commands
 from fabhub.nodes.runs import run_status
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
+from fabhub.scheduling import request_pass
 from fabhub.web import live as live_updates
-from fabhub.web.common import duration, me, reschedule
+from fabhub.web.common import duration, me
 from fabhub.web.forms import EmptyForm
 
 bp = Blueprint("job_pages", __name__)
@@ -161,7 +162,7 @@ def cancel(job_id: int) -> Response:
     except Problem as exc:
         flash(exc.message, "error")
     else:
-        reschedule()
+        request_pass(get_db())
         flash(_("Job %(id)s is cancelled.", id=job_id), "info")
     return redirect(url_for("job_pages.job", job_id=job_id))
 

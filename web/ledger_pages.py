@@ -1,4 +1,5 @@
-"""The commons ledger for gatekeepers: checkpoint, verify now, export, proofs, corrections."""
+"""The commons ledger for gatekeepers: checkpoint, verify now, export, proofs, corrections,
+refused receipts."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from flask import (
 from flask_babel import gettext as _
 
 from fabhub.auth import role_required
-from fabhub.ledger import checkpoints, corrections, export, store
+from fabhub.ledger import checkpoints, corrections, export, intake, store
 from fabhub.ledger.keys import load_verifier
-from fabhub.ledger.verification import verify_ledger
+from fabhub.ledger.verification import verify_ledger, verify_receipts
 from fabhub.request_db import get_db
 from fabhub.web.admin_forms import CorrectionForm, ProofForm
 from fabhub.web.common import me
@@ -30,6 +31,7 @@ from fabhub.web.forms import EmptyForm
 bp = Blueprint("ledger_pages", __name__)
 
 LEDGER_ERRORS = (store.LedgerError, checkpoints.CheckpointError, ValueError)
+FLAGS_SHOWN = 100  # the most recent refused receipts on the page; `fabhub ledger flags` has all
 
 
 def _page(proof: dict | None = None, report: list[str] | None = None,
@@ -39,6 +41,7 @@ def _page(proof: dict | None = None, report: list[str] | None = None,
     return render_template(
         "ledger.html", latest=checkpoints.latest(db), size=store.tree_size(db),
         empty=EmptyForm(), proof=proof, report=report,
+        flags=intake.recent_flags(db, FLAGS_SHOWN),
         proof_form=proof_form or ProofForm(prefix="proof"),
         correction_form=correction_form or CorrectionForm(prefix="fix")), status
 
@@ -53,12 +56,12 @@ def ledger() -> tuple[str, int]:
 @bp.post("/ledger/verify")
 @role_required("gatekeeper")
 def verify() -> tuple[str, int]:
-    """Recompute every hash and check every checkpoint now."""
+    """Recompute every hash, check every checkpoint and every use entry's receipt now."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    report = verify_ledger(get_db(), load_verifier(Path(current_app.instance_path)),
-                           parallel=False)
-    return _page(report=list(report.summary()))
+    db = get_db()
+    report = verify_ledger(db, load_verifier(Path(current_app.instance_path)), parallel=False)
+    return _page(report=[*report.summary(), *verify_receipts(db).summary()])
 
 
 @bp.get("/ledger/export.<fmt>")

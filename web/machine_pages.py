@@ -13,8 +13,9 @@ from fabhub.jobqueue.jobs import active_job_on
 from fabhub.jobs.machine_profile import dump_profile, example_profile
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
+from fabhub.scheduling import request_pass
 from fabhub.web.admin_forms import MachineForm, ProfileForm, StateForm
-from fabhub.web.common import me, refusals_on, reschedule
+from fabhub.web.common import me, refusals_on
 from fabhub.web.forms import EmptyForm
 
 bp = Blueprint("machine_pages", __name__)
@@ -51,7 +52,7 @@ def new() -> str | Response:
             machine = machines.add_machine(db, form.name.data, machines.parse_profile(text),
                                            me().id)
             fit.refresh_class(db, machine.machine_class)
-            reschedule()
+            request_pass(get_db())
             flash(_("Machine %(name)s created; it stays offline until its node reports.",
                     name=machine.name), "info")
             return redirect(url_for("machine_pages.machine", machine_id=machine.id))
@@ -74,7 +75,7 @@ def machine(machine_id: int) -> str | Response:
             machines.update_profile(db, machine_id, machines.parse_profile(form.profile.data),
                                     me().id)
             fit.refresh_class(db, found.machine_class)
-            reschedule()
+            request_pass(get_db())
             flash(_("Profile saved; the old one is kept in the history."), "info")
             return redirect(url_for("machine_pages.machine", machine_id=machine_id))
     status = 422 if form.errors or general else 200
@@ -102,7 +103,7 @@ def _act(machine_id: int, valid: bool, action: Callable[[], object], done: str) 
         except Problem as exc:
             flash(exc.message, "error")
         else:
-            reschedule()
+            request_pass(get_db())
             flash(done, "info")
     return redirect(url_for("machine_pages.machine", machine_id=machine_id))
 

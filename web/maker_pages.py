@@ -18,9 +18,10 @@ from fabhub.jobqueue.machines import list_machines
 from fabhub.ledger.reports import EFFECTIVE
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
+from fabhub.scheduling import request_pass
 from fabhub.web import previews
 from fabhub.web.charts import Bar, bar_chart
-from fabhub.web.common import me, refusals_on, reschedule
+from fabhub.web.common import me, refusals_on
 from fabhub.web.maker_forms import ConfirmForm, UploadForm
 from fabhub.web.queue_view import estimated_start
 
@@ -94,7 +95,7 @@ def confirm_upload() -> Response | tuple[str, int]:
         return render_template("error.html", status=exc.status, code=exc.code,
                                message=exc.message), exc.status
     path.unlink(missing_ok=True)
-    reschedule()
+    request_pass(get_db())
     return redirect(url_for("job_pages.job", job_id=job.id))
 
 

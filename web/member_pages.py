@@ -15,8 +15,9 @@ from fabhub.jobqueue import access, classes
 from fabhub.members import MemberError, list_members
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
+from fabhub.scheduling import request_pass
 from fabhub.web.admin_forms import CertifyForm, MemberClassForm, RoleForm
-from fabhub.web.common import me, reschedule
+from fabhub.web.common import me
 from fabhub.web.forms import EmptyForm
 
 bp = Blueprint("member_pages", __name__)
@@ -103,7 +104,7 @@ def certify(username: str) -> Response | tuple[str, int]:
         except Problem as exc:
             form.machine_class.errors = [exc.message]
             return _render(username, forms, 422)
-        reschedule()
+        request_pass(get_db())
         flash(_("%(name)s is certified on %(cls)s.", name=username,
                 cls=form.machine_class.data), "info")
         return redirect(url_for("member_pages.member", username=username))
@@ -116,7 +117,7 @@ def revoke(username: str, cert_id: int) -> Response:
     """Revoke one certification."""
     if EmptyForm().validate_on_submit():
         access.revoke_certification(get_db(), cert_id)
-        reschedule()
+        request_pass(get_db())
         flash(_("Certification revoked."), "info")
     return redirect(url_for("member_pages.member", username=username))
 
@@ -133,7 +134,7 @@ def set_class(username: str) -> Response | tuple[str, int]:
         except Problem as exc:
             form.member_class.errors = [exc.message]
             return _render(username, forms, 422)
-        reschedule()
+        request_pass(get_db())
         flash(_("Member class changed."), "info")
         return redirect(url_for("member_pages.member", username=username))
     return _render(username, forms, 422)

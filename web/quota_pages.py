@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 from fabhub.auth import role_required
 from fabhub.jobqueue import classes
 from fabhub.request_db import get_db
+from fabhub.scheduling import request_pass
 from fabhub.web.admin_forms import QuotaForm
-from fabhub.web.common import refusals_on, reschedule
+from fabhub.web.common import refusals_on
 
 bp = Blueprint("quota_pages", __name__)
 
@@ -29,7 +30,7 @@ def member_classes() -> Response | tuple[str, int]:
                 if form.weekly_hours_per_class.data is not None else None,
                 float(hours) * 3600 if hours is not None else None,
                 form.max_queued_jobs.data, form.description.data or "")
-            reschedule()
+            request_pass(get_db())
             flash(_("Member class %(name)s saved.", name=form.name.data.strip()), "info")
             return redirect(url_for("quota_pages.member_classes"))
     status = 422 if form.errors or general else 200

@@ -15,8 +15,9 @@ from fabhub.jobqueue.machines import list_machines
 from fabhub.members import find_by_username, list_members
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
+from fabhub.scheduling import request_pass
 from fabhub.web.admin_forms import ReservationForm
-from fabhub.web.common import me, reschedule
+from fabhub.web.common import me
 from fabhub.web.forms import EmptyForm
 from fabhub.web.reservation_calendar import (
     WEEK_PATTERN,
@@ -77,7 +78,7 @@ def reservations() -> Response | tuple[str, int]:
     machines = list_machines(db)
     form.machine_id.choices = [SelectChoice(m.id, m.name) for m in machines]
     if form.validate_on_submit() and _book(form):
-        reschedule()
+        request_pass(get_db())
         flash(_("Reservation booked."), "info")
         booked = parse_utc(form.starts_at.data).date()
         return redirect(url_for("reservation_pages.reservations", week=iso_week(booked)))
@@ -101,7 +102,7 @@ def cancel(booking_id: int) -> Response:
     """Cancel a booking; back to the week the calendar showed."""
     if EmptyForm().validate_on_submit():
         access.cancel_booking(get_db(), booking_id)
-        reschedule()
+        request_pass(get_db())
         flash(_("Reservation cancelled."), "info")
     week = request.args.get("week", "")
     return redirect(url_for("reservation_pages.reservations",

@@ -22,7 +22,8 @@ from fabhub.jobqueue import jobs as job_store
 from fabhub.jobqueue import machines
 from fabhub.problems import Problem
 from fabhub.request_db import get_db
-from fabhub.web.common import me, refusals_on, reschedule
+from fabhub.scheduling import request_pass
+from fabhub.web.common import me, refusals_on
 
 bp = Blueprint("tuning_pages", __name__)
 
@@ -79,7 +80,7 @@ def material(machine_id: int) -> str | Response | tuple[str, int]:
             form.loaded_material.errors = [_("This machine accepts: %(materials)s.",
                                              materials=accepted)]
         else:
-            reschedule()
+            request_pass(get_db())
             if changed.loaded_material:
                 flash(_("%(material)s is loaded on %(machine)s.",
                         material=changed.loaded_material, machine=changed.name), "info")
@@ -102,7 +103,7 @@ def boost(job_id: int) -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         with refusals_on(form, "boost"):
             job_store.set_boost(db, job_id, float(form.boost.data), me())
-            reschedule()
+            request_pass(get_db())
             flash(_("The boost of job %(id)s is now %(boost)s.", id=job_id,
                     boost=f"{float(form.boost.data):g}"), "info")
             return redirect(url_for("job_pages.job", job_id=job_id))

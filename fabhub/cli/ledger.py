@@ -63,16 +63,28 @@ def _show_verdict(check: Callable[[], VerifyReport]) -> None:
 @ledger.command("verify")
 @click.option("--key", help="Verify against this verifier key (or key file) instead of the "
               "instance's own.")
+@click.option("--receipts", is_flag=True, help="Also check each use entry's node receipt: "
+              "its signature against the node keys, its figures against the entry's.")
 @pass_ctx
-def verify(ctx: Context, key: str | None) -> None:
-    """Recompute every hash and check every checkpoint; exit status 1 if anything is wrong."""
-    from fabhub.ledger.verification import verify_ledger
+def verify(ctx: Context, key: str | None, receipts: bool) -> None:
+    """Recompute every hash and check every checkpoint; exit status 1 if anything is wrong.
 
-    def check() -> VerifyReport:
-        """Verify the instance's ledger."""
+    \b
+    Examples:
+      fabhub ledger verify
+      fabhub ledger verify --receipts
+    """
+    from fabhub.ledger.verification import verify_ledger, verify_receipts
+
+    try:
         with ctx.db() as db:
-            return verify_ledger(db, _verifier(ctx, key))
-    _show_verdict(check)
+            report = verify_ledger(db, _verifier(ctx, key))
+            signed = verify_receipts(db) if receipts else None
+    except _errors() as exc:
+        fail(str(exc))
+    click.echo("\n".join([*report.summary(), *(signed.summary() if signed else [])]))
+    if not report.ok or (signed is not None and not signed.ok):
+        sys.exit(1)
 
 
 @ledger.command("proof")
@@ -288,7 +300,8 @@ def pseudonym(ctx: Context, username: str) -> None:
 @ledger.command("flags")
 @pass_ctx
 def flags_command(ctx: Context) -> None:
-    """List refused receipts that conflicted with one already recorded for their job."""
+    """List refused receipts: a second, different receipt for a job, or one that claims more
+    than the hub saw (never claimed by that node, or beyond the claim-to-end interval)."""
     from fabhub.ledger.intake import flags
 
     with ctx.db() as db:

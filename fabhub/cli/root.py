@@ -21,7 +21,10 @@ class Context:
     @contextmanager
     def db(self) -> Iterator:
         """The instance's database for one command; refusals become clean CLI errors."""
-        settings = config.load(self.instance)
+        try:
+            settings = config.load(self.instance)
+        except config.ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
         with opened(settings["DATABASE"], settings["SQLITE_BUSY_TIMEOUT_MS"]) as db:
             try:
                 yield db

@@ -1,7 +1,8 @@
 """Jobs in the database: submission, state changes with their history, reads.
 
-Every state change goes through :func:`transition`, which checks the single
-transition table in ``fabhub.jobs.states`` and records time, actor and reason.
+Every state change goes through :func:`transition` (or :func:`transition_many`, one
+decision for many jobs, as the scheduler assigns), which checks the single transition
+table in ``fabhub.jobs.states`` and records time, actor and reason.
 A submission is analysed once, checked against the class's machines, and
 either stored whole (file, job, history, fit) or refused with nothing changed.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -145,6 +147,50 @@ def transition(db: sqlite_utils.Database, job_id: int, target: JobState | str, *
             db.execute("DELETE FROM job_waits WHERE job_id = ?", [job_id])
         record_event(db, job_id, job.state.value, goal.value, actor_kind, actor_member_id, reason)
     return get_job(db, job_id)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One job's part in :func:`transition_many`: its id, the reason, its extra columns."""
+
+    job_id: int
+    reason: str = ""
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+def transition_many(db: sqlite_utils.Database, source: JobState, target: JobState,
+                    moves: Sequence[Move], *, actor_kind: str,
+                    actor_member_id: int | None = None, at: str | None = None) -> None:
+    """Move many jobs, all in ``source``, to ``target``: one decision of the table, many rows.
+
+    Like :func:`transition` it checks the table, records each job's time, actor and
+    reason, and sets the extra columns (every move names the same ones). If any job
+    is no longer in ``source`` nothing changes and a 409 :class:`Problem` is raised.
+    """
+    if not moves:
+        return
+    goal = check_transition(source, target)
+    now = at or utc_now_iso()
+    extra = list(moves[0].columns)
+    if any(list(move.columns) != extra for move in moves):
+        raise ValueError("every move of one transition_many call sets the same columns")
+    assignments = ", ".join(f"{name} = ?" for name in ["state", "updated_at", *extra])
+    with db.atomic():
+        cursor = db.conn.executemany(
+            f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",
+            [(goal.value, now, *move.columns.values(), move.job_id, source.value)
+             for move in moves])
+        if cursor.rowcount != len(moves):
+            raise Problem(409, "conflict", "A job changed meanwhile; nothing was moved.",
+                          {"moved": cursor.rowcount, "asked": len(moves)})
+        if goal is not JobState.QUEUED:
+            db.conn.executemany("DELETE FROM job_waits WHERE job_id = ?",
+                                [(move.job_id,) for move in moves])
+        db.conn.executemany(
+            "INSERT INTO job_events (job_id, at, from_state, to_state, actor_kind, "
+            "actor_member_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(move.job_id, now, source.value, goal.value, actor_kind, actor_member_id,
+              move.reason) for move in moves])
 
 
 def may_see(member: Member, job: Job) -> bool:

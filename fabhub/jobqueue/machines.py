@@ -2,8 +2,8 @@
 
 Gatekeepers create machines from a machine profile, edit the profile (every
 version is kept), take machines into maintenance or to-check and back, and
-confirm a bed cleared after an FDM job. Nodes report the working states in a
-later part (busy, paused, error, offline).
+confirm a bed cleared after an FDM job. Every state change goes through
+:func:`fabhub.jobqueue.machine_state.move_machine` and its table.
 """
 
 from __future__ import annotations
@@ -14,20 +14,13 @@ import sqlite_utils
 
 from fabhub.clock import utc_now_iso
 from fabhub.jobqueue.classes import require_machine_class
+from fabhub.jobqueue.machine_state import move_machine, record_created
 from fabhub.jobs.machine_profile import MachineProfile, ProfileError, dump_profile, load_profile
-from fabhub.jobs.states import MachineState
+from fabhub.jobs.states import Actor, MachineState
 from fabhub.problems import Problem
 
-# States a person may put a machine into, and from which states.
-MANUAL_STATES: dict[MachineState, frozenset[MachineState]] = {
-    MachineState.MAINTENANCE: frozenset(set(MachineState) - {MachineState.BUSY,
-                                                             MachineState.PAUSED}),
-    MachineState.TO_CHECK: frozenset(set(MachineState) - {MachineState.BUSY,
-                                                          MachineState.PAUSED}),
-    MachineState.IDLE: frozenset({MachineState.MAINTENANCE, MachineState.TO_CHECK,
-                                  MachineState.NEEDS_CLEARING, MachineState.ERROR,
-                                  MachineState.OFFLINE, MachineState.IDLE}),
-}
+# States a person may ask for by name; the table in fabhub.jobs.states decides from where.
+MANUAL_TARGETS = (MachineState.MAINTENANCE, MachineState.TO_CHECK, MachineState.IDLE)
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,7 @@ def add_machine(db: sqlite_utils.Database, name: str, profile: MachineProfile,
         machine_id = cursor.lastrowid
         db.execute("INSERT INTO machine_profile_history (machine_id, at, actor_member_id, "
                    "profile_toml) VALUES (?, ?, ?, ?)", [machine_id, now, actor_member_id, text])
-        _record_event(db, machine_id, None, MachineState.OFFLINE, actor_member_id, "created")
+        record_created(db, machine_id, actor_member_id)
     return get_machine(db, machine_id)
 
 
@@ -144,25 +137,6 @@ def profile_history(db: sqlite_utils.Database, machine_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def _record_event(db: sqlite_utils.Database, machine_id: int, old: MachineState | None,
-                  new: MachineState, actor_member_id: int | None, reason: str,
-                  actor_kind: str = "member") -> None:
-    db.execute("INSERT INTO machine_events (machine_id, at, from_state, to_state, "
-               "actor_member_id, actor_kind, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-               [machine_id, utc_now_iso(), old, new, actor_member_id, actor_kind, reason])
-
-
-def change_state(db: sqlite_utils.Database, machine_id: int, new: MachineState,
-                 reason: str, actor_member_id: int | None, actor_kind: str = "member") -> Machine:
-    """Move a machine to ``new`` and record who did it and why (no check; see set_manual_state)."""
-    machine = get_machine(db, machine_id)
-    with db.atomic():
-        db.execute("UPDATE machines SET state = ?, state_reason = ?, state_changed_at = ? "
-                   "WHERE id = ?", [new, reason, utc_now_iso(), machine_id])
-        _record_event(db, machine_id, machine.state, new, actor_member_id, reason, actor_kind)
-    return get_machine(db, machine_id)
-
-
 def set_manual_state(db: sqlite_utils.Database, machine_id: int, target: str, reason: str,
                      actor_member_id: int) -> Machine:
     """A gatekeeper's state change: maintenance, to_check, or back to idle."""
@@ -170,17 +144,13 @@ def set_manual_state(db: sqlite_utils.Database, machine_id: int, target: str, re
         new = MachineState(target)
     except ValueError:
         new = None
-    if new not in MANUAL_STATES:
-        allowed = ", ".join(s.value for s in MANUAL_STATES)
+    if new not in MANUAL_TARGETS:
+        allowed = ", ".join(s.value for s in MANUAL_TARGETS)
         raise Problem(422, "invalid_field", f"A gatekeeper may set a machine to: {allowed}.",
                       {"field": "state"})
-    machine = get_machine(db, machine_id)
-    if machine.state not in MANUAL_STATES[new]:
-        raise Problem(409, "conflict",
-                      f"The machine is {machine.state.value}; wait for its job to end or "
-                      "cancel it first.", {"state": machine.state.value})
-    return change_state(db, machine_id, new, reason.strip() or f"set to {new.value}",
-                        actor_member_id)
+    move_machine(db, machine_id, new, actor=Actor.PERSON, actor_member_id=actor_member_id,
+                 reason=reason.strip() or f"set to {new.value}")
+    return get_machine(db, machine_id)
 
 
 def confirm_cleared(db: sqlite_utils.Database, machine_id: int, actor_member_id: int) -> Machine:
@@ -189,7 +159,9 @@ def confirm_cleared(db: sqlite_utils.Database, machine_id: int, actor_member_id:
     if machine.state is not MachineState.NEEDS_CLEARING:
         raise Problem(409, "conflict", f"The machine is {machine.state.value}, not waiting "
                       "for its bed to be cleared.", {"state": machine.state.value})
-    return change_state(db, machine_id, MachineState.IDLE, "bed cleared", actor_member_id)
+    move_machine(db, machine_id, MachineState.IDLE, actor=Actor.PERSON,
+                 actor_member_id=actor_member_id, reason="bed cleared")
+    return get_machine(db, machine_id)
 
 
 def set_loaded_material(db: sqlite_utils.Database, machine_id: int,

@@ -1,18 +1,21 @@
 """The scheduling pass: load the queue, run the matcher, store assignments and reasons.
 
-A pass holds SQLite's write lock from its first read to its last write, so
-passes started by several threads or processes run one after another and never
-assign a job twice; the partial unique index ``jobs_one_per_machine`` backs
-this up at the storage level. Passes run after each relevant event (upload,
-cancel, job end, machine change) and every few seconds from the periodic
-worker.
+A full pass (:func:`run_pass`) is two steps. :func:`assign_pass` holds SQLite's
+write lock from its first read to its last write, so passes started by several
+threads or processes run one after another and never assign a job twice (the
+partial unique index ``jobs_one_per_machine`` backs this up at the storage level).
+:func:`explain_pass` then rewrites every waiting job's reason from a read snapshot,
+taking the write lock only to store the rows. Assignments are job transitions (``queued`` to
+``assigned``, by the scheduler) made with :func:`fabhub.jobqueue.jobs.transition_many`.
+Passes run in the scheduler loop (:mod:`fabhub.dispatcher`), never in a request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -23,6 +26,7 @@ from fabhub.clock import iso_from_epoch
 from fabhub.db import write_lock
 from fabhub.jobqueue.access import certified_classes
 from fabhub.jobqueue.classes import class_weights
+from fabhub.jobqueue.jobs import Move, transition_many
 from fabhub.jobs.matching import (
     MachineSlot,
     PassInput,
@@ -37,7 +41,7 @@ from fabhub.jobs.priority import (
     compute_priority,
     priority_total,
 )
-from fabhub.jobs.states import MachineState
+from fabhub.jobs.states import JobState, MachineState
 
 
 class UsageSource(Protocol):
@@ -64,9 +68,10 @@ class SchedulerSettings:
 class PassSummary:
     """What one pass did."""
 
-    waiting: int
+    waiting: int  # the queued jobs it read
     assigned: tuple[tuple[int, int], ...]
     reasons_written: int
+    explained: bool = False  # every waiting job's reason was rewritten
 
 
 def week_start(now: datetime) -> datetime:
@@ -103,8 +108,8 @@ def _weekly_room(db: sqlite_utils.Database, now: datetime, usage: UsageSource,
 
 
 QUEUED_COLUMNS = (
-    "id, member_id, machine_class, estimated_s, submitted_epoch, material, "
-    "preferred_machine_id, boost"
+    "j.id, j.member_id, j.machine_class, j.estimated_s, j.submitted_epoch, j.material, "
+    "j.preferred_machine_id, j.boost"
 )
 
 
@@ -115,16 +120,30 @@ def _tuples(db: sqlite_utils.Database, sql: str, params: list | None = None) -> 
     return cursor.execute(sql, params or []).fetchall()
 
 
-def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
-                    usage: UsageSource) -> PassInput:
-    """Read everything a pass needs."""
-    now_epoch = now.timestamp()
-    rows = _tuples(db, f"SELECT {QUEUED_COLUMNS} FROM jobs WHERE state = 'queued'")
+def _queued(db: sqlite_utils.Database, classes: Collection[str] | None
+            ) -> tuple[list[tuple], dict[int, dict[int, str]]]:
+    """Queued job rows and, per job, the machines its file does not fit (with the reason)."""
+    where, params = "j.state = 'queued'", []
+    if classes is not None:
+        where += f" AND j.machine_class IN ({', '.join('?' for _ in classes)})"
+        params = list(classes)
+    rows = _tuples(db, f"SELECT {QUEUED_COLUMNS} FROM jobs j WHERE {where}", params)
     unfit: dict[int, dict[int, str]] = {}
     for job_id, machine_id, reason in _tuples(
             db, "SELECT u.job_id, u.machine_id, u.reason FROM job_unfit u JOIN jobs j "
-            "ON j.id = u.job_id WHERE j.state = 'queued'"):
+            f"ON j.id = u.job_id WHERE {where}", params):
         unfit.setdefault(job_id, {})[machine_id] = reason
+    return rows, unfit
+
+
+def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
+                    usage: UsageSource, only_free_classes: bool = False) -> PassInput:
+    """Read everything a pass needs.
+
+    With ``only_free_classes`` the jobs are only those of classes with an idle machine
+    (all that an assignment can touch: the matcher never looks across classes).
+    """
+    now_epoch = now.timestamp()
     active = db.execute(
         "SELECT machine_id, member_id, machine_class, estimated_s, "
         "COALESCE(started_at, assigned_at) AS since FROM jobs "
@@ -137,6 +156,8 @@ def load_pass_input(db: sqlite_utils.Database, now: datetime, settings: Schedule
                     else MachineState(r["state"]),
                     r["loaded_material"], busy_until.get(r["id"]))
         for r in db.execute("SELECT id, machine_class, state, loaded_material FROM machines"))
+    rows, unfit = _queued(db, {m.machine_class for m in machines
+                               if m.state is MachineState.IDLE} if only_free_classes else None)
     weights = class_weights(db)
     decayed = usage.decayed_hours(db, now, settings.half_life_s, weights)
     w = settings.weights
@@ -180,28 +201,86 @@ def _wait_rows(result: PassResult) -> tuple[list[tuple], list[tuple]]:
     return reasons, waits
 
 
+def _assign(db: sqlite_utils.Database, assignments: Sequence[tuple[int, int]],
+            stamp: str) -> None:
+    """Move the assigned jobs from queued to assigned, as the transition table allows."""
+    transition_many(
+        db, JobState.QUEUED, JobState.ASSIGNED,
+        [Move(job_id, f"assigned to machine {machine_id}",
+              {"machine_id": machine_id, "assigned_at": stamp})
+         for job_id, machine_id in assignments],
+        actor_kind="scheduler", at=stamp)
+
+
+@contextmanager
+def _snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+    """A read transaction: every read inside sees the same committed state, and no
+    writer waits for it (WAL)."""
+    db.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.conn.execute("COMMIT")
+
+
+def explain_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
+                 usage: UsageSource) -> PassSummary:
+    """Rewrite why every queued job waits: its position, reason and the jobs ahead.
+
+    The queue is read in one snapshot and matched without the write lock, which is
+    taken only to store the rows; a job that left the queue meanwhile keeps no row.
+    Nothing is assigned here (that is :func:`assign_pass`'s work).
+    """
+    with _snapshot(db):
+        data = load_pass_input(db, now, settings, usage)
+    result = schedule(data)
+    with write_lock(db):
+        written = _store_reasons(db, result)
+    return PassSummary(len(data.jobs), (), written, explained=True)
+
+
+def _store_reasons(db: sqlite_utils.Database, result: PassResult) -> int:
+    """Replace every job's wait row (inside the caller's write transaction)."""
+    reasons, waits = _wait_rows(result)
+    db.conn.executemany("INSERT OR IGNORE INTO wait_reasons (key, code, message, details) "
+                        "VALUES (?, ?, ?, ?)", reasons)
+    db.execute("DELETE FROM job_waits")
+    db.conn.executemany("INSERT INTO job_waits (job_id, position, reason_key, ahead) "
+                        "VALUES (?, ?, ?, ?)", waits)
+    db.execute("DELETE FROM job_waits WHERE job_id IN (SELECT w.job_id FROM job_waits w "
+               "JOIN jobs j ON j.id = w.job_id WHERE j.state != 'queued')")
+    db.execute("DELETE FROM wait_reasons WHERE key NOT IN "
+               "(SELECT DISTINCT reason_key FROM job_waits)")
+    return len(waits)
+
+
 def run_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
              usage: UsageSource) -> PassSummary:
-    """One full scheduling pass under the write lock."""
+    """One full scheduling pass: the assignments, then every waiting job's reason."""
+    assigned = assign_pass(db, now, settings, usage)
+    if assigned.explained:
+        return assigned
+    explained = explain_pass(db, now, settings, usage)
+    return PassSummary(explained.waiting + len(assigned.assigned), assigned.assigned,
+                       explained.reasons_written, explained=True)
+
+
+def assign_pass(db: sqlite_utils.Database, now: datetime, settings: SchedulerSettings,
+                usage: UsageSource) -> PassSummary:
+    """The assignments of a full pass, without rewriting every waiting job's reason.
+
+    It holds the write lock from its first read to its last write, and reads only the
+    classes that have an idle machine (the matcher never looks across classes), so it
+    stays short however long the queue. When that was the whole queue (a hub starting
+    with idle machines), it stores every reason too, as :func:`explain_pass` would.
+    """
     stamp = iso_from_epoch(now.timestamp())
     with write_lock(db):
-        data = load_pass_input(db, now, settings, usage)
+        data = load_pass_input(db, now, settings, usage, only_free_classes=True)
+        queued = db.execute("SELECT count(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
         result = schedule(data)
-        db.conn.executemany(
-            "UPDATE jobs SET state = 'assigned', machine_id = ?, assigned_at = ?, "
-            "updated_at = ? WHERE id = ? AND state = 'queued'",
-            [(machine_id, stamp, stamp, job_id) for job_id, machine_id in result.assignments])
-        db.conn.executemany(
-            "INSERT INTO job_events (job_id, at, from_state, to_state, actor_kind, reason) "
-            "VALUES (?, ?, 'queued', 'assigned', 'scheduler', ?)",
-            [(job_id, stamp, f"assigned to machine {machine_id}")
-             for job_id, machine_id in result.assignments])
-        reasons, waits = _wait_rows(result)
-        db.conn.executemany("INSERT OR IGNORE INTO wait_reasons (key, code, message, details) "
-                            "VALUES (?, ?, ?, ?)", reasons)
-        db.execute("DELETE FROM job_waits")
-        db.conn.executemany("INSERT INTO job_waits (job_id, position, reason_key, ahead) "
-                            "VALUES (?, ?, ?, ?)", waits)
-        db.execute("DELETE FROM wait_reasons WHERE key NOT IN "
-                   "(SELECT DISTINCT reason_key FROM job_waits)")
-    return PassSummary(len(data.jobs), result.assignments, len(waits))
+        _assign(db, result.assignments, stamp)
+        if queued != len(data.jobs):
+            return PassSummary(len(data.jobs), result.assignments, 0)
+        written = _store_reasons(db, result)
+    return PassSummary(len(data.jobs), result.assignments, written, explained=True)

@@ -4,19 +4,28 @@ Checks, in one pass over the entries: each entry's position, canonical form, sha
 and stored leaf hash; each checkpoint's signature and root; each entry's report
 facts. Then every stored interior node against its two children, level by level,
 so that proofs served from the stored tree are sound too.
+
+With ``--receipts`` (:func:`verify_receipts`), also each ``use`` entry's node receipt:
+its signature against the key of the node it names (``nodes.public_key``), and the
+entry's figures against the receipt's.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing import get_context
+from typing import Any
 
 import sqlite_utils
 
 from fabhub.db import opened
+from fabhub.jobs.receipts import ReceiptError, SignedReceipt, verify_receipt
 from fabhub.ledger.audit import MAX_PROBLEMS, LogChecker, Problem, VerifyReport, examine
 from fabhub.ledger.checkpoints import all_checkpoints
+from fabhub.ledger.entries import machine_iri
 from fabhub.ledger.merkle import HASH_SIZE, node_hash
 from fabhub.ledger.note import Verifier, open_checkpoint
 from fabhub.ledger.pseudonyms import members_by_pseudonym
@@ -163,3 +172,97 @@ def verify_ledger(db: sqlite_utils.Database, verifier: Verifier,
     final = checker.finish()
     _check_nodes(db, tree_size(db), final)
     return final
+
+
+# A use entry's field, and the receipt field it must equal.
+RECEIPT_FIGURES = (("effortQuantity.hasNumericalValue", "busy_s"), ("pausedSeconds", "paused_s"),
+                   ("hasBeginning", "started_at"), ("hasEnd", "ended_at"), ("job", "job_id"),
+                   ("fileSha256", "file_sha256"), ("outcome", "outcome"))
+
+
+@dataclass
+class ReceiptReport:
+    """The outcome of checking the ``use`` entries' receipts: which entries fail, and why."""
+
+    checked: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if every use entry carries a receipt that its node signed and that it matches."""
+        return not self.failures
+
+    def summary(self) -> list[str]:
+        """Human-readable lines: the verdict, then each failing entry (the first 50)."""
+        if self.ok:
+            return [f"receipts OK: {self.checked} use entries carry a receipt signed by the "
+                    "node they name, and agree with it"]
+        lines = [f"receipts FAILED: {len(self.failures)} of {self.checked} use entries: "
+                 + ", ".join(str(index) for index, _ in self.failures[:MAX_PROBLEMS])
+                 + (" ..." if len(self.failures) > MAX_PROBLEMS else "")]
+        lines += [f"entry {index}: {why}" for index, why in self.failures[:MAX_PROBLEMS]]
+        return lines
+
+
+def _entry_figure(entry: dict[str, Any], path: str) -> Any:
+    value: Any = entry
+    for name in path.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def _receipt_problem(entry: dict[str, Any], keys: dict[int, bytes | None]) -> str | None:
+    """Why a use entry's receipt does not vouch for it, or None if it does."""
+    if "receipt" not in entry or "receiptSignature" not in entry:
+        return "a use entry without a node's signed receipt"
+    try:
+        signed = SignedReceipt.from_dict({"receipt": entry["receipt"],
+                                          "signature": entry["receiptSignature"]})
+    except ReceiptError as exc:
+        return f"its receipt is malformed: {exc}"
+    receipt = signed.receipt
+    key = keys.get(receipt.node_id)
+    if key is None:
+        return f"its receipt names node {receipt.node_id}, which has no registered key"
+    try:
+        verify_receipt(signed, key)
+    except ReceiptError:
+        return (f"its receipt's signature does not verify with the key of node "
+                f"{receipt.node_id}")
+    wrong = [f"{name} is {_entry_figure(entry, name)!r} but the receipt's {field_name} is "
+             f"{getattr(receipt, field_name)!r}" for name, field_name in RECEIPT_FIGURES
+             if _entry_figure(entry, name) != getattr(receipt, field_name)]
+    if entry.get("resourceInventoriedAs") != machine_iri(receipt.machine_id):
+        wrong.append(f"the machine is {entry.get('resourceInventoriedAs')!r} but the receipt's "
+                     f"is machine {receipt.machine_id}")
+    return "the entry disagrees with its signed receipt: " + "; ".join(wrong) if wrong else None
+
+
+def verify_receipts(db: sqlite_utils.Database) -> ReceiptReport:
+    """Check every ``use`` entry's receipt against the node keys in the database.
+
+    A use entry passes when it carries a receipt and signature, the signature verifies
+    with the registered key of the node the receipt names, and the entry's figures
+    (seconds, paused seconds, start, end, job, file, outcome, machine) are the
+    receipt's. Corrections are not checked: they replace an entry's figures on purpose.
+    """
+    keys = {row[0]: bytes(row[1]) if row[1] is not None else None
+            for row in db.execute("SELECT id, public_key FROM nodes")}
+    report = ReceiptReport()
+    cursor = db.conn.cursor()
+    cursor.row_factory = None
+    for index, raw in cursor.execute("SELECT idx, entry FROM ledger_entries ORDER BY idx"):
+        data = stored_bytes(raw)
+        if b'"kind":"use"' not in data:
+            continue  # cheap filter; unreadable entries are the main verification's to report
+        try:
+            entry = json.loads(data)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("kind") != "use":
+            continue
+        report.checked += 1
+        problem = _receipt_problem(entry, keys)
+        if problem is not None:
+            report.failures.append((index, problem))
+    return report

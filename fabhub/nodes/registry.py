@@ -19,17 +19,18 @@ from typing import Any
 import sqlite_utils
 
 from fabhub.clock import utc_now_iso
-from fabhub.jobqueue.machines import change_state, get_machine
-from fabhub.jobs.states import MachineState
+from fabhub.jobqueue.machine_state import machine_state, move_machine
+from fabhub.jobqueue.machines import get_machine
+from fabhub.jobs.states import Actor, MachineState
+from fabhub.nodes.event_schema import check_telemetry
 from fabhub.problems import Problem
 
 TOKEN_PREFIX = "fhn"
 CODE_TTL_S = 3600
-# States a node may report; states a person set are kept until a person changes them.
+# States a node may report; whether a report moves the machine is the table's call
+# (a state a person set is kept until a person changes it).
 REPORTABLE = frozenset({MachineState.IDLE, MachineState.BUSY, MachineState.PAUSED,
                         MachineState.ERROR, MachineState.OFFLINE})
-PERSON_STATES = frozenset({MachineState.MAINTENANCE, MachineState.TO_CHECK,
-                           MachineState.NEEDS_CLEARING})
 
 
 @dataclass(frozen=True)
@@ -168,17 +169,13 @@ def heartbeat(db: sqlite_utils.Database, node: Node, reported: Any, telemetry: A
         allowed = ", ".join(sorted(s.value for s in REPORTABLE))
         raise Problem(422, "invalid_field", f"'machine_state' must be one of: {allowed}.",
                       {"field": "machine_state"})
-    if not isinstance(telemetry, dict):
-        raise Problem(422, "invalid_field", "'telemetry' must be an object.",
-                      {"field": "telemetry"})
+    telemetry = check_telemetry(telemetry)  # bounded and finite, so it is stored whole
     with db.atomic():
         db.execute("UPDATE nodes SET last_seen_at = ?, last_state = ?, telemetry_json = ? "
                    "WHERE id = ?", [utc_now_iso(), state.value,
-                                    json.dumps(telemetry)[:20_000], node.id])
-        current = MachineState(db.execute("SELECT state FROM machines WHERE id = ?",
-                                          [node.machine_id]).fetchone()[0])
-        if current in PERSON_STATES or current is state:
-            return False
-        change_state(db, node.machine_id, state,
-                     detail[:200] or f"reported by node {node.id}", None, actor_kind="node")
-    return True
+                                    json.dumps(telemetry), node.id])
+        before = machine_state(db, node.machine_id)
+        after = move_machine(db, node.machine_id, state, actor=Actor.NODE,
+                             reason=detail[:200] or f"reported by node {node.id}",
+                             on_refusal="keep")
+    return after is not before

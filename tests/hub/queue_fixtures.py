@@ -37,7 +37,7 @@ def add_park(db: sqlite_utils.Database, counts: Mapping[str, int]) -> dict[str, 
             classes.add_machine_class(db, profile.machine_class, profile.kind)
         for i in range(count):
             machine = machines.add_machine(db, f"{name}-{i}", profile, None)
-            machines.change_state(db, machine.id, machines.MachineState.IDLE, "test", None)
+            machines.set_manual_state(db, machine.id, "idle", "test", None)
             created.setdefault(name, []).append(machine.id)
     return created
 

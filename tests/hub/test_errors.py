@@ -58,6 +58,15 @@ def test_malformed_json_is_400(client: FlaskClient, bearer) -> None:
     assert_api_error(response, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("path", ["/node/v1/enroll", "/api/v1/tokens"])
+def test_a_lone_surrogate_is_400_not_500(client: FlaskClient, bearer, path: str) -> None:
+    body = '{"code": "x", "hostname": "a\\ud800", "name": "a\\ud800", "kind": "fdm"}'
+    response = client.post(path, data=body, content_type="application/json", headers=bearer)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "malformed_json"
+    assert "lone surrogate" in response.get_json()["error"]["message"]
+
+
 def test_wrong_content_type_is_415(client: FlaskClient, bearer) -> None:
     response = client.post("/api/v1/tokens", data="label=x",
                            content_type="application/x-www-form-urlencoded", headers=bearer)

@@ -20,7 +20,7 @@ from tests.hub.conftest import SMALL_PRINT, Api
 def setup(gina: Api, ada: Api, printer: int) -> dict:
     gina.post("/api/v1/certifications", {"username": "ada", "machine_class": "fdm-small"})
     job = ada.submit().get_json()
-    assert job["state"] == "assigned"
+    assert ada.get(f"/api/v1/jobs/{job['id']}").get_json()["state"] == "assigned"
     registered = gina.post("/api/v1/nodes", {"machine_id": printer}).get_json()
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

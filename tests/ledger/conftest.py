@@ -97,10 +97,21 @@ def receipt(job_id: int = 7, busy_s: int = 3000, material_mg: int = 12500, **cha
     return sign_receipt(UsageReceipt(**fields), node_key()[0])
 
 
+def observed(claimed_at: str = "2025-03-01T09:59:00Z", arrived_at: str = "2025-03-01T11:00:30Z",
+             claimed_by: int | None = 5, **changes):
+    """What the hub saw of the run: by default node 5 claimed it just before :func:`receipt`
+    started, and the end report arrived just after it ended, with the hub watching."""
+    from fabhub.clock import parse_utc
+    from fabhub.ledger.receipt_bounds import Observation
+
+    return Observation(parse_utc(arrived_at), claimed_by,
+                       parse_utc(claimed_at) if claimed_by is not None else None, **changes)
+
+
 def expectation(job_id: int = 7, member_id: int = 1, **changes):
     """What the hub expects of job ``job_id``'s receipt."""
     from fabhub.ledger.intake import ReceiptExpectation
 
     fields = {"job_id": job_id, "member_id": member_id, "machine_id": 1, "node_id": 5,
-              "file_sha256": FILE_SHA, **changes}
+              "file_sha256": FILE_SHA, "observed": observed(), **changes}
     return ReceiptExpectation(**fields)

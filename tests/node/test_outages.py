@@ -135,6 +135,19 @@ def hub_killed_for_a_minute(lab: Lab) -> None:
         "assigned", "running", "completed"], job_history(lab, job_id)
 
 
+def machine_state(lab: Lab) -> str:
+    """The FDM printer's state as the hub's API gives it."""
+    return requests.get(f"{lab.hub.url}/api/v1/machines/{lab.machines['fdm-marlin']}",
+                        headers=lab.gina, timeout=10).json()["state"]
+
+
+def node_seen(lab: Lab) -> str | None:
+    """When the hub last heard the FDM printer's node."""
+    nodes = requests.get(f"{lab.hub.url}/api/v1/nodes", headers=lab.gina, timeout=10).json()
+    return next(n["last_seen_at"] for n in nodes["nodes"]
+                if n["machine_id"] == lab.machines["fdm-marlin"] and not n["revoked_at"])
+
+
 def node_cut_off_for_two_minutes(lab: Lab) -> None:
     """The node cut off from the hub for CUT_S mid-job: it streams on and replays in order."""
     proxy = CutProxy(lab.hub.port)
@@ -145,14 +158,17 @@ def node_cut_off_for_two_minutes(lab: Lab) -> None:
         running_with_lines(lab, "fdm-marlin", job_id, 60)
         proxy.cut()
         assert_streams_alone(lab.sims["fdm-marlin"], CUT_S, moves, "the network cut")
-        # The hub saw the node silent for longer than a lease: interrupted, machine offline.
+        # The hub saw the node silent for longer than a lease: the job is interrupted, and
+        # the printer, which had streamed lines, waits for a person to clear its bed.
         assert lab.job(job_id)["state"] == "interrupted"
-        machine = requests.get(f"{lab.hub.url}/api/v1/machines/{lab.machines['fdm-marlin']}",
-                               headers=lab.gina, timeout=10).json()
-        assert machine["state"] == "offline", machine
+        assert machine_state(lab) == "needs_clearing"
         proxy.restore()
         assert lab.wait_state(job_id, ("completed", "failed", "cancelled"),
                               timeout=120) == "completed"
+        # The node is back and heartbeats "idle": no report of its ends that wait.
+        last_seen = node_seen(lab)
+        eventually(lambda: node_seen(lab) != last_seen, 30, "a heartbeat after the cut")
+        assert machine_state(lab) == "needs_clearing"
     finally:
         proxy.close()
     eventually(lambda: lab.uses(), 30, "the use entry")

@@ -10,8 +10,8 @@ from flask import Flask
 
 from fabhub.clock import utc_now
 from fabhub.db import opened
-from fabhub.jobqueue import machines
-from fabhub.jobs.states import MachineState
+from fabhub.jobqueue.machine_state import move_machine
+from fabhub.jobs.states import Actor, MachineState
 from fabhub.ledger.checkpoints import make_checkpoint
 from fabhub.ledger.corrections import record_work
 from fabhub.ledger.keys import load_signer
@@ -85,8 +85,8 @@ def test_maker_cancels_own_job_but_not_anothers(app: Flask, lab: Lab) -> None:
 
 def test_bed_cleared_returns_the_machine_to_service(app: Flask, lab: Lab) -> None:
     with opened(app.config["DATABASE"]) as db:
-        machines.change_state(db, lab.machine_id, MachineState.NEEDS_CLEARING, "job done", None,
-                              "node")
+        move_machine(db, lab.machine_id, MachineState.NEEDS_CLEARING, actor=Actor.NODE,
+                     reason="job done")
     client = client_as(app, "gina")
     url = f"/machines/{lab.machine_id}"
     page = client.get(url).get_data(as_text=True)
