@@ -199,16 +199,28 @@ def may_see(member: Member, job: Job) -> bool:
 
 
 def cancel_job(db: sqlite_utils.Database, job_id: int, member: Member, reason: str = "") -> Job:
-    """Cancel a waiting or assigned job of one's own (gatekeepers: anyone's)."""
+    """Cancel a waiting or assigned job of one's own (gatekeepers: anyone's).
+
+    A job that a node has claimed is refused: the node may be starting it, so only a
+    stop command to the node (``POST /api/v1/jobs/ID/stop``) ends it safely.
+    """
     job = get_job(db, job_id)
     if not may_see(member, job):
         raise Problem(403, "forbidden", "You can cancel only your own jobs.", {"job_id": job_id})
-    if job.state not in (JobState.QUEUED, JobState.ASSIGNED):
-        raise Problem(409, "conflict", f"The job is {job.state.value}; only a queued or "
-                      "assigned job can be cancelled here.", {"state": job.state.value})
-    return transition(db, job_id, JobState.CANCELLED, actor_kind="member",
-                      actor_member_id=member.id, reason=reason or "cancelled by " + member.username,
-                      ended_at=utc_now_iso())
+    with db.atomic():  # the same write turn as a claim: none slips in between
+        job = get_job(db, job_id)
+        if job.state not in (JobState.QUEUED, JobState.ASSIGNED):
+            raise Problem(409, "conflict", f"The job is {job.state.value}; only a queued or "
+                          "assigned job can be cancelled here.", {"state": job.state.value})
+        if db.execute("SELECT 1 FROM job_runs WHERE job_id = ?", [job_id]).fetchone():
+            raise Problem(409, "claimed", f"The machine's node has taken job {job_id} and may "
+                          "be starting it; stop it instead (the Stop button, or POST "
+                          f"/api/v1/jobs/{job_id}/stop), which tells the node.",
+                          {"state": job.state.value})
+        return transition(db, job_id, JobState.CANCELLED, actor_kind="member",
+                          actor_member_id=member.id,
+                          reason=reason or "cancelled by " + member.username,
+                          ended_at=utc_now_iso())
 
 
 def set_boost(db: sqlite_utils.Database, job_id: int, boost: float, actor: Member) -> Job:

@@ -157,3 +157,14 @@ def test_people_get_409_nodes_are_ignored(lab: HubUnderFaults) -> None:
         move_machine(lab.db, machine, MachineState.BUSY, actor=Actor.PERSON, reason="x")
     assert refused.value.status == 409
     assert events(lab.db, machine)[-1][0] == "maintenance"
+
+
+def test_a_claimed_job_is_stopped_through_its_node_not_cancelled(lab: HubUnderFaults) -> None:
+    lab.periodic_jobs()
+    lab.node_claims(0, 0, False)
+    job_id = lab.claimed_job(printer(lab), ("assigned",))
+    with pytest.raises(Problem) as refused:
+        jobs.cancel_job(lab.db, job_id, lab.maker)
+    assert refused.value.code == "claimed" and f"/api/v1/jobs/{job_id}/stop" in str(
+        refused.value)
+    assert jobs.get_job(lab.db, job_id).state.value == "assigned"
