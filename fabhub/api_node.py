@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
@@ -132,10 +133,14 @@ def end(job_id: int) -> Response:
 @bp.get("/commands")
 def poll_commands() -> Response:
     """Pending commands, waiting up to ``wait`` seconds (at most 25) for one."""
+    text = request.args.get("wait", "0")
     try:
-        wait = float(request.args.get("wait", "0"))
+        wait = float(text)
     except ValueError:
-        raise ApiError(422, "invalid_field", "'wait' is a number of seconds.") from None
+        wait = math.nan
+    if not 0 <= wait <= commands.MAX_WAIT_S:  # also false for nan
+        raise ApiError(422, "invalid_field", f"'wait' is a number of seconds from 0 to "
+                       f"{commands.MAX_WAIT_S:g}, not {text[:40]!r}.", {"field": "wait"})
     found = commands.wait_for(get_db(), _node().id, wait)
     return jsonify({"commands": [c.as_json() for c in found]})
 

@@ -171,3 +171,12 @@ def test_lease_expiry_interrupts_and_a_late_receipt_still_lands(setup: dict, app
         "outcome": "completed", "lines_acked": 15, "receipt": receipt(setup).to_dict()})
     assert ended.status_code == 200
     assert ada.get(f"/api/v1/jobs/{job_id}").get_json()["state"] == "completed"
+
+
+@pytest.mark.parametrize("wait", ["nan", "NaN", "inf", "-1", "26", "1e9", "soon", ""])
+def test_a_long_poll_with_a_wait_out_of_range_is_refused_at_once(setup: dict,
+                                                                 wait: str) -> None:
+    answer = setup["node"].get(f"/node/v1/commands?wait={wait}")
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    error = answer.get_json()["error"]
+    assert error["details"]["field"] == "wait" and "from 0 to 25" in error["message"]
