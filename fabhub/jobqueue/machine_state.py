@@ -81,6 +81,8 @@ def move_machine(db: sqlite_utils.Database, machine_id: int, target: MachineStat
     """
     with write_transaction(db):
         current = machine_state(db, machine_id)
+        if current is target:  # most heartbeats: no move, no guard to look up
+            return current
         try:
             check_machine_move(current, target, actor,
                                MachineFacts(claimed_job_id=claimed_job(db, machine_id)))
@@ -89,8 +91,6 @@ def move_machine(db: sqlite_utils.Database, machine_id: int, target: MachineStat
                 return current
             raise Problem(409, "conflict", f"The machine is {current.value}: {exc}.",
                           {"state": current.value, "target": target.value}) from exc
-        if current is target:
-            return current
         db.execute("UPDATE machines SET state = ?, state_reason = ?, state_changed_at = ? "
                    "WHERE id = ?", [target.value, reason, utc_now_iso(), machine_id])
         _record(db, machine_id, current, target, actor, actor_member_id, reason)
